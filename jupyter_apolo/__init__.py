@@ -1,0 +1,22 @@
+"""jupyter-apolo: the Apolo ML platform inside JupyterLab.
+
+Entry points only: the jupyter-server extension, the prebuilt labextension's location and the
+IPython extension (``%load_ext jupyter_apolo``).
+"""
+
+__version__ = "0.1.0"
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    return [{"module": "jupyter_apolo.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict]:
+    return [{"src": "labextension", "dest": "jupyter-apolo"}]
+
+
+def load_ipython_extension(ipython) -> None:  # type: ignore[no-untyped-def]
+    """Register the ``%apolo`` magics in ``ipython``."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)

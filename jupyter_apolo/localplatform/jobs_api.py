@@ -1,0 +1,5 @@
+"""Jobs and monitoring services (placeholder until implemented)."""
+
+
+def routes(platform):
+    return []

@@ -1,0 +1,5 @@
+"""Storage service (placeholder until implemented)."""
+
+
+def routes(platform):
+    return []

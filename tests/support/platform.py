@@ -1,0 +1,140 @@
+"""Test support: the embedded platform as a real subprocess, and the official apolo CLI as
+independent users of it. Used by every test folder (no pytest-jupyter here)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class LocalPlatform:
+    """A running ``jupyter apolo platform serve`` subprocess.
+
+    ``url`` is the API base (``http://127.0.0.1:<port>/api/v1``); ``root`` its data dir.
+    """
+
+    root: Path
+    proc: subprocess.Popen | None = None
+    url: str = ""
+    cluster: str = "default"
+    org: str = "local"
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return self.url[: -len("/api/v1")]
+
+    @property
+    def storage_url(self) -> str:
+        return f"{self.url}/storage"
+
+    @property
+    def monitoring_url(self) -> str:
+        return f"{self.url}/monitoring"
+
+    def start(self, port: int = 0) -> "LocalPlatform":
+        self.proc = subprocess.Popen(
+            [str(BIN / "jupyter-apolo"), "platform", "serve", "--root", str(self.root), "--port", str(port)],
+            stdout=subprocess.PIPE, stderr=open(self.root.parent / f"{self.root.name}.log", "ab"), text=True,
+        )
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("http"):
+            raise RuntimeError(f"platform did not start: {line!r}; see {self.root.parent / (self.root.name + '.log')}")
+        self.url = line
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        self.stop()
+        self.start(port)
+
+    def _cli(self, *args: str) -> str:
+        out = subprocess.run(
+            [str(BIN / "jupyter-apolo"), "platform", *args, "--root", str(self.root)],
+            check=True, capture_output=True, text=True,
+        )
+        return out.stdout.strip()
+
+    def token(self, user: str, lifetime: float | None = None) -> str:
+        """A bearer token for ``user`` (created with a personal project if missing)."""
+        if lifetime is not None:
+            return self._cli("token", user, "--lifetime", str(lifetime))
+        if user not in self._tokens:
+            self._tokens[user] = self._cli("token", user)
+        return self._tokens[user]
+
+    def add_project_user(self, project: str, user: str, role: str = "writer") -> None:
+        """Add ``user`` to ``project`` (created, owned by ``user``, if it does not exist)."""
+        self.token(user)
+        self._cli("add-project-user", project, user, role)
+
+    def http(self, user: str | None) -> httpx.Client:
+        """An httpx client authenticated as ``user`` (None: anonymous)."""
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+
+class ApoloCLI:
+    """The official ``apolo`` CLI logged in as one user, with its own ``APOLO_CONFIG``."""
+
+    def __init__(self, platform: LocalPlatform, user: str, home: Path):
+        self.platform, self.user = platform, user
+        self.config_dir = home / f"apolo-{user}"
+        self.env = {
+            **os.environ,
+            "APOLO_CONFIG": str(self.config_dir),
+            "NEURO_CLI_DISABLE_PYPI_VERSION_CHECK": "1",
+            "HOME": str(home),
+            "COLUMNS": "200",
+        }
+        self.env.pop("APOLO_PASSED_CONFIG", None)
+        self.env.pop("NEURO_PASSED_CONFIG", None)
+        self.login = self("config", "login-with-token", platform.token(user), platform.url)
+
+    def __call__(self, *args: str, check: bool = True, timeout: float = 120, cwd: str | None = None) -> subprocess.CompletedProcess:
+        """Run ``apolo ARGS``; with ``check`` raise ``AssertionError`` showing the output on failure."""
+        proc = subprocess.run(
+            [str(BIN / "apolo"), "--disable-pypi-version-check", "--skip-stats", "--color=no", *args],
+            env=self.env, capture_output=True, text=True, timeout=timeout, cwd=cwd,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"apolo {' '.join(args)} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
+        return proc
+
+
+def strip_ansi(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", text)
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.1, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; ``AssertionError`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
