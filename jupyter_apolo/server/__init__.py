@@ -1,0 +1,37 @@
+"""The jupyter-server extension: thin handlers over ``jupyter_apolo.client`` under
+``<base_url>apolo/``. The browser never holds a platform token; it is added here, upstream.
+
+Routes (all ``@authenticated``; REST contract in each handler's docstring):
+
+- ``GET apolo/version``, ``GET apolo/context``
+"""
+
+from __future__ import annotations
+
+from jupyter_server.utils import url_path_join
+
+from . import handlers, notebooks
+from .settings import ApoloServer, Connection
+
+
+def route_table(base_url: str, connection: Connection) -> list[tuple]:
+    """Every ``(pattern, handler, kwargs)`` of the extension under ``base_url``."""
+    ours = [
+        (r"apolo/version", handlers.VersionHandler),
+        (r"apolo/context", handlers.ContextHandler),
+    ]
+    table = [(url_path_join(base_url, pattern), handler, {"connection": connection}) for pattern, handler in ours]
+    return table
+
+
+def _load_jupyter_server_extension(serverapp) -> None:  # type: ignore[no-untyped-def]
+    """Register the routes on ``serverapp.web_app`` (called by jupyter_server)."""
+    web_app = serverapp.web_app
+    base_url = web_app.settings["base_url"]
+    settings = ApoloServer(parent=serverapp)
+    connection = Connection(settings)
+    web_app.settings["jupyter_apolo.connection"] = connection
+    table = route_table(base_url, connection)
+    table.extend(notebooks.routes(base_url, web_app.settings))
+    web_app.add_handlers(".*$", table)
+    serverapp.log.info("jupyter-apolo server extension loaded at %sapolo/", base_url)
