@@ -35,7 +35,7 @@ class Table:
     """
 
     def __init__(self, items: Iterable[Any], columns: Sequence[Column], *, title: str = "",
-                 limit: int = 1000, empty: str = "(nothing)"):
+                 limit: int = 100, empty: str = "(nothing)"):
         self.items = list(items)
         self.columns = list(columns)
         self.title, self.limit, self.empty = title, limit, empty
@@ -55,7 +55,7 @@ class Table:
 
     def _more(self) -> str:
         hidden = len(self.items) - self.limit
-        return f"... {hidden} more (of {len(self.items)}); iterate the result to see all" if hidden > 0 else ""
+        return f"... {hidden} more (of {len(self.items)}); iterate the result, or raise %config ApoloMagics.display_limit" if hidden > 0 else ""
 
     def __repr__(self) -> str:
         if not self.items:

@@ -2,6 +2,186 @@
 
 Owned by the notebooks work; the ``%apolo`` router merges ``SUBCOMMANDS`` into its own.
 Each value is ``handler(magics, argv: list[str]) -> object`` (the object is displayed/returned).
+The work happens in ``jupyter_apolo.notebooks``; this module parses arguments and renders results.
 """
 
+from __future__ import annotations
+
+import html
+import os
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from ..client.sync import run
+from ..notebooks import GitError, GitRepo, ProjectError, workflow
+from ..notebooks.sync import PULL, PUSH, Plan, Result
+from .parser import arg, command
+
 SUBCOMMANDS: dict = {}
+_NOTEBOOKS: dict = {}
+
+
+class SyncReport:
+    """A plan (``--dry-run`` / ``status``) or an applied sync, for display. ``.plan``, ``.result`` (None for a
+    dry run) hold the full objects."""
+
+    def __init__(self, plan: Plan, result: Result | None, title: str):
+        self.plan, self.result, self.title = plan, result, title
+
+    def lines(self) -> list[str]:
+        plan, result = self.plan, self.result
+        out = [f"{self.title}: {plan.local_root} <-> {plan.remote}"]
+        if result is None:
+            for c in plan.changes:
+                out.append(f"  {c.action:<13} {c.path}  ({c.reason})")
+            for c in plan.elsewhere:
+                other = "push" if plan.direction == PULL else "pull"
+                out.append(f"  {'(' + other + ')':<13} {c.path}  ({c.reason})")
+            if not plan.changes:
+                out.append("  nothing to do")
+        else:
+            for name, paths in (("downloaded", result.downloaded), ("uploaded", result.uploaded),
+                                ("deleted", result.deleted)):
+                out += [f"  {name:<13} {p}" for p in paths]
+            for c in result.conflicts:
+                kept = f"storage version kept as {c.kept_as}" if c.kept_as else "kept"
+                out.append(f"  CONFLICT      {c.path}  ({c.reason}; {kept})")
+            out += [f"  proposed      delete {p}  (run again with --delete to apply)" for p in result.proposed_deletions]
+            if not (result.transferred or result.deleted or result.conflicts or result.proposed_deletions):
+                out.append("  already in sync")
+        out.append(f"  {plan.unchanged} unchanged")
+        return out
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        first, *rest = self.lines()
+        items = "".join(f"<li><code>{html.escape(line.strip())}</code></li>" for line in rest)
+        return f"<p>{html.escape(first)}</p><ul class='jp-apolo-sync'>{items}</ul>"
+
+
+class TextResult:
+    """Plain text output (git messages, diffs) with an HTML ``<pre>`` view; ``.data`` holds the structured value."""
+
+    def __init__(self, text: str, data: Any = None):
+        self.text, self.data = text, data
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.text)}</pre>"
+
+
+def _sync(magics: Any, args: Any, direction: str, dry_run: bool) -> SyncReport:
+    path = args.path or os.getcwd()
+    settings = workflow.SyncSettings(remote=args.remote, local=args.local)
+    progress = _Progress(magics) if not dry_run else None
+    try:
+        plan, result = run(workflow.sync(magics.api.aio, path, direction, settings, dry_run=dry_run,
+                                         delete=args.delete if not dry_run else False,
+                                         progress=progress.update if progress else None))
+    except (ProjectError, ValueError) as exc:
+        raise UsageError(f"%apolo notebooks {direction}: {exc}") from None
+    finally:
+        if progress:
+            progress.close()
+    verb = {PULL: "pull", PUSH: "push"}[direction]
+    return SyncReport(plan, result, f"notebooks {verb}{' (dry run)' if dry_run else ''}")
+
+
+class _Progress:
+    """A tqdm bar over the steps of an apply (only shown when ``ApoloMagics.progress`` is on)."""
+
+    def __init__(self, magics: Any):
+        self.bar = None
+        self.enabled = bool(getattr(magics, "progress", True))
+
+    def update(self, event: dict) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=event["total"], unit="file", desc="notebooks")
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _sync_args(fn):  # type: ignore[no-untyped-def]
+    for a in reversed([
+        arg("path", nargs="?", help="a folder inside the flow project (default: the kernel's working directory)"),
+        arg("--dry-run", action="store_true", help="show the plan, change nothing"),
+        arg("--delete", action="store_true", help="also apply the proposed deletions"),
+        arg("--remote", help="storage URI overriding the notebooks volume's remote"),
+        arg("--local", help="folder overriding the notebooks volume's local (relative to the project root)"),
+    ]):
+        fn = a(fn)
+    return fn
+
+
+@command(_NOTEBOOKS, "notebooks status", "Show what a pull would do, and local changes a push would send (no changes made).")
+@_sync_args
+def _status(magics: Any, args: Any) -> SyncReport:
+    return _sync(magics, args, PULL, dry_run=True)
+
+
+@command(_NOTEBOOKS, "notebooks pull", "Download the notebooks volume into the project: only changed files; conflicts keep both "
+                             "versions; deletions are proposed (--delete applies them).")
+@_sync_args
+def _pull(magics: Any, args: Any) -> SyncReport:
+    return _sync(magics, args, PULL, dry_run=args.dry_run)
+
+
+@command(_NOTEBOOKS, "notebooks push", "Upload local notebook changes to the notebooks volume (the same plan, the other way).")
+@_sync_args
+def _push(magics: Any, args: Any) -> SyncReport:
+    return _sync(magics, args, PUSH, dry_run=args.dry_run)
+
+
+def notebooks(magics: Any, argv: list[str]) -> object:
+    """Sync the flow project's notebooks volume: ``%apolo notebooks status|pull|push [--dry-run] [PATH]``."""
+    actions = sorted(name.split()[1] for name in _NOTEBOOKS)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"usage: %apolo notebooks {{{','.join(actions)}}} [--dry-run] [PATH]   (%apolo notebooks ACTION --help)")
+        return None
+    handler = _NOTEBOOKS.get(f"notebooks {argv[0]}") if argv else None
+    if handler is None:
+        given = f"unknown action {argv[0]!r}" if argv else "an action is required"
+        raise UsageError(f"%apolo notebooks: {given}; choose one of {', '.join(actions)}")
+    return handler(magics, argv[1:])
+
+
+notebooks.help = "Sync the notebooks volume with the project: status, pull, push (--dry-run)."  # type: ignore[attr-defined]
+SUBCOMMANDS["notebooks"] = notebooks
+
+
+@command(SUBCOMMANDS, "commit", "Commit notebooks with git: %apolo commit -m MESSAGE [PATH ...] "
+                                "(paths are staged first; identity from git config).")
+@arg("-m", "--message", required=True, help="the commit message")
+@arg("--clear-outputs", action="store_true", help="commit notebooks without outputs (the working tree keeps them)")
+@arg("paths", nargs="*", metavar="PATH", help="files or folders to stage and commit (default: what is staged)")
+def _commit(magics: Any, args: Any) -> TextResult:
+    try:
+        repo = GitRepo(args.paths[0] if args.paths else os.getcwd())
+        done = repo.commit(args.message, [os.path.abspath(p) for p in args.paths], clear_outputs=args.clear_outputs)
+    except GitError as exc:
+        raise UsageError(f"%apolo commit: {exc}") from None
+    files = "\n".join(f"  {f}" for f in done.files)
+    return TextResult(f"[{done.sha[:10]}] {done.summary}\n{files}", done)
+
+
+@command(SUBCOMMANDS, "push", "Push the current git branch (never forced; sets the upstream on the first push).")
+@arg("remote", nargs="?", help="git remote (default: the upstream's, else origin)")
+def _git_push(magics: Any, args: Any) -> TextResult:
+    try:
+        output = GitRepo(os.getcwd()).push(args.remote)
+    except GitError as exc:
+        raise UsageError(f"%apolo push: {exc}") from None
+    return TextResult(output.strip() or "pushed", output)
+

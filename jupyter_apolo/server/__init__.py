@@ -4,13 +4,17 @@
 Routes (all ``@authenticated``; REST contract in each handler's docstring):
 
 - ``GET apolo/version``, ``GET apolo/context``
+- ``* apolo/api/v1/<path>`` -> ``{api}/<path>``; ``* apolo/storage/<org>/<project>/<path>`` ->
+  ``{storage_url}/<org>/<project>/<path>`` (allow-listed, streamed; see ``proxy.py``)
 """
 
 from __future__ import annotations
 
+import re
+
 from jupyter_server.utils import url_path_join
 
-from . import handlers, notebooks
+from . import handlers, notebooks, proxy
 from .settings import ApoloServer, Connection
 
 
@@ -21,6 +25,9 @@ def route_table(base_url: str, connection: Connection) -> list[tuple]:
         (r"apolo/context", handlers.ContextHandler),
     ]
     table = [(url_path_join(base_url, pattern), handler, {"connection": connection}) for pattern, handler in ours]
+    for prefix, handler in (("apolo/api/v1/", proxy.ApiProxyHandler), ("apolo/storage/", proxy.StorageProxyHandler)):
+        full = url_path_join(base_url, prefix)
+        table.append((re.escape(full) + ".*", handler, {"connection": connection, "prefix": full}))
     return table
 
 

@@ -7,6 +7,7 @@ Every handler derives from ``ApoloHandler``: jupyter_server authentication (``@a
 
 from __future__ import annotations
 
+import errno
 import json
 from typing import Any
 
@@ -16,7 +17,7 @@ from tornado import web
 
 import jupyter_apolo
 
-from ..client.errors import ApoloError, ConfigError, PlatformUnreachable
+from ..client import ApoloError, ConfigError, PlatformUnreachable
 from .settings import Connection, job_identity
 
 API_VERSION = 1
@@ -46,8 +47,8 @@ def error_from_apolo(exc: ApoloError) -> JSONError:
     extra: dict[str, Any] = {}
     if getattr(exc, "missing", None):
         extra["missing"] = exc.missing
-    if getattr(exc, "errno", None) is not None:
-        extra["errno"] = exc.errno
+    if getattr(exc, "errno", None) is not None:  # symbolic, as the platform sends it (§4.3)
+        extra["errno"] = errno.errorcode.get(exc.errno, exc.errno)
     return JSONError(exc.status or 500, exc.message, **extra)
 
 
@@ -110,8 +111,8 @@ class ContextHandler(ApoloHandler):
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        config = self.connection.config()  # ConfigError -> 503 via write_error
+    async def get(self) -> None:
+        config = (await self.connection.client()).config  # ConfigError -> 503 via write_error
         self.write_json({
             "user": config.username,
             "cluster": config.cluster,

@@ -1,9 +1,188 @@
-"""Server endpoints of the notebooks workflow (plan, apply with progress, diff, commit, push).
+"""Server endpoints of the notebooks workflow (plan, apply with progress, git status, diff, commit, push).
 
-Owned by the notebooks work; the server extension's route table includes ``routes()``.
+Thin handlers over ``jupyter_apolo.notebooks``; paths are relative to the server's ``root_dir`` (what the Lab file
+browser shows) and may not leave it. Settings: ``c.ApoloNotebooks.*``. REST contract (all under ``<base>apolo/notebooks/``,
+``@authenticated``, JSON errors ``{"error", ...}``):
+
+- ``GET plan?path=P&direction=pull|push`` -> ``{"direction", "local", "remote", "unchanged", "changes": [{"path",
+  "action", "reason", "size"}], "elsewhere": [...]}``; 400 when ``P`` is not in a flow project.
+- ``POST apply`` ``{"path", "direction", "delete": false|true|[paths]}`` -> ``application/x-ndjson`` lines
+  ``{"event": "progress", "done", "total", "path", "action", "bytes"}`` then one ``{"event": "result", "downloaded",
+  "uploaded", "deleted", "verified", "conflicts": [{"path", "reason", "kept_as"}], "proposed_deletions", "bytes",
+  "transferred"}`` (or ``{"event": "error", "error"}`` if the apply fails mid-way; re-plan to resume).
+- ``GET status?path=P`` -> ``{"root", "files": [{"path", "index", "worktree"}]}`` (git, under ``P``).
+- ``GET diff?path=FILE`` -> ``{"kind": "notebook", "base", "diff", "text"}`` (nbdime) or ``{"kind": "text", "text"}``.
+- ``POST commit`` ``{"message", "paths": [...], "clear_outputs"?}`` -> ``{"sha", "summary", "files", "output"}``.
+- ``POST push`` ``{"path", "remote"?}`` -> ``{"output"}``; never forces.
+Git failures answer 409 ``{"error", "output"}`` (git's own output, hook messages included).
 """
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.utils import url_path_join
+from tornado import web
+from traitlets import Bool, Int, Unicode
+from traitlets.config import Configurable
+
+from ..client.errors import ApoloError
+from ..notebooks import GitError, GitRepo, ProjectError, workflow
+from ..notebooks.sync import PULL, PUSH
+from .handlers import ApoloHandler, JSONError, error_from_apolo
+
+
+class ApoloNotebooks(Configurable):
+    """``c.ApoloNotebooks.*``: the notebooks workflow's settings."""
+
+    remote = Unicode("", config=True, help="Storage URI overriding the notebooks volume's remote (empty: live.yml).")
+    local = Unicode("", config=True, help="Folder overriding the notebooks volume's local, relative to the project root.")
+    clear_outputs = Bool(False, config=True, help="Commit notebooks without outputs (the working tree keeps them).")
+    concurrency = Int(16, config=True, help="Files transferred at once by a pull or push.")
+
+    def sync_settings(self) -> workflow.SyncSettings:
+        return workflow.SyncSettings(remote=self.remote or None, local=self.local or None,
+                                     concurrency=self.concurrency)
+
+
+class NotebooksHandler(ApoloHandler):
+    """Shared plumbing: the settings, paths confined to the server root, JSON bodies, error mapping."""
+
+    def initialize(self, connection: Any, notebooks: ApoloNotebooks) -> None:  # type: ignore[override]
+        super().initialize(connection)
+        self.notebooks = notebooks
+
+    def local_path(self, rel: str | None) -> Path:
+        root = Path(self.settings.get("server_root_dir") or os.getcwd()).resolve()
+        path = (root / (rel or "").lstrip("/")).resolve()
+        if path != root and root not in path.parents:
+            raise JSONError(400, f"path {rel!r} is outside the server's root directory")
+        return path
+
+    def body(self) -> dict:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise JSONError(400, "the request body must be JSON") from None
+        if not isinstance(data, dict):
+            raise JSONError(400, "the request body must be a JSON object")
+        return data
+
+    def direction(self, value: str | None) -> str:
+        if (value or PULL) not in (PULL, PUSH):
+            raise JSONError(400, f"direction must be 'pull' or 'push', not {value!r}")
+        return value or PULL
+
+    async def guarded(self, coro):  # type: ignore[no-untyped-def]
+        try:
+            return await coro
+        except ProjectError as exc:
+            raise JSONError(400, str(exc)) from None
+        except GitError as exc:
+            raise JSONError(409, str(exc).splitlines()[0], output=exc.output) from None
+        except ValueError as exc:
+            raise JSONError(400, str(exc)) from None
+
+
+class PlanHandler(NotebooksHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.local_path(self.get_query_argument("path", ""))
+        direction = self.direction(self.get_query_argument("direction", PULL))
+        api = await self.connection.client()
+        plan = await self.guarded(workflow.plan(api, path, direction, self.notebooks.sync_settings()))
+        self.write_json(plan.to_json())
+
+
+class ApplyHandler(NotebooksHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body()
+        path = self.local_path(body.get("path"))
+        direction = self.direction(body.get("direction"))
+        delete = body.get("delete", False)
+        if not isinstance(delete, (bool, list)):
+            raise JSONError(400, "delete must be true, false or a list of paths")
+        api = await self.connection.client()
+        _, syncer = await self.guarded(_async(workflow.open_sync, api, path, self.notebooks.sync_settings()))
+        plan = await syncer.plan(direction)
+        self.set_header("Content-Type", "application/x-ndjson")
+
+        def progress(event: dict) -> None:
+            self.write(json.dumps({"event": "progress", **event}) + "\n")
+            self.flush()
+
+        try:
+            result = await syncer.apply(plan, delete=delete, progress=progress)
+            self.write(json.dumps({"event": "result", **result.to_json()}) + "\n")
+        except ApoloError as exc:
+            self.write(json.dumps({"event": "error", "error": error_from_apolo(exc).message}) + "\n")
+        self.finish()
+
+
+class GitStatusHandler(NotebooksHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.local_path(self.get_query_argument("path", ""))
+
+        def status() -> dict:
+            repo = GitRepo(path)
+            return {"root": str(repo.root), "files": [s.__dict__ for s in repo.status([path])]}
+
+        self.write_json(await self.guarded(asyncio.to_thread(status)))
+
+
+class DiffHandler(NotebooksHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.local_path(self.get_query_argument("path"))
+        self.write_json(await self.guarded(asyncio.to_thread(lambda: GitRepo(path).diff(path))))
+
+
+class CommitHandler(NotebooksHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body()
+        paths = [self.local_path(p) for p in body.get("paths") or []]
+        if not paths:
+            raise JSONError(400, "paths: name the files or folders to commit")
+        clear = bool(body.get("clear_outputs", self.notebooks.clear_outputs))
+
+        def commit() -> dict:
+            done = GitRepo(paths[0]).commit(str(body.get("message") or ""), paths, clear_outputs=clear)
+            return {"sha": done.sha, "summary": done.summary, "files": done.files, "output": done.output}
+
+        self.write_json(await self.guarded(asyncio.to_thread(commit)))
+
+
+class PushHandler(NotebooksHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.body()
+        path = self.local_path(body.get("path"))
+        output = await self.guarded(asyncio.to_thread(lambda: GitRepo(path).push(body.get("remote") or None)))
+        self.write_json({"output": output})
+
+
+async def _async(fn, *args):  # type: ignore[no-untyped-def]
+    return fn(*args)
 
 
 def routes(base_url: str, settings: dict) -> list:
-    """Tornado route specs ``(pattern, handler, kwargs)`` under ``base_url``."""
-    return []
+    """Tornado route specs ``(pattern, handler, kwargs)`` under ``base_url`` (see the module docstring)."""
+    notebooks = ApoloNotebooks(parent=settings.get("serverapp"))
+    kwargs = {"connection": settings["jupyter_apolo.connection"], "notebooks": notebooks}
+    table = {"plan": PlanHandler, "apply": ApplyHandler, "status": GitStatusHandler, "diff": DiffHandler,
+             "commit": CommitHandler, "push": PushHandler}
+    return [(url_path_join(base_url, "apolo/notebooks", name), handler, kwargs) for name, handler in table.items()]

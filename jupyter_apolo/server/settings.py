@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from pathlib import Path
 
-from traitlets import Float, List, Unicode
+import httpx
+
+from traitlets import Float, Int, List, Unicode
 from traitlets.config import Configurable
+
+from ..client import ApoloConfig, AsyncApolo, ConfigError, resolve_config
 
 #: Upstream API calls the proxy forwards: ``"METHOD regex"``, the regex matching the whole path
 #: after ``{api}/`` (reference §1-§3: config, jobs, users/permissions).
@@ -55,7 +59,13 @@ class ApoloServer(Configurable):
     """
 
     url = Unicode("", config=True, help="Platform API base including /api/v1, e.g. https://api.apolo.us/api/v1.")
-    token = Unicode("", config=True, help="Platform bearer token (never logged nor sent to the browser).")
+    token = Unicode(
+        "", config=True,
+        help="Platform bearer token. Prefer token_file: jupyter_server logs config values with --debug.",
+    )
+    token_file = Unicode(
+        "", config=True, help="Path of a file holding the platform bearer token (read on every resolution).",
+    )
     cluster = Unicode("", config=True, help="Cluster name override.")
     org = Unicode("", config=True, help="Organisation name override.")
     project = Unicode("", config=True, help="Project name override.")
@@ -63,6 +73,10 @@ class ApoloServer(Configurable):
     request_timeout = Float(
         60.0, config=True,
         help="Seconds to wait for the platform's response headers, and between two body chunks.",
+    )
+    max_connections = Int(64, config=True, help="Most simultaneous connections to the platform.")
+    max_upload_bytes = Int(
+        1 << 40, config=True, help="Largest request body the storage proxy streams upstream (bytes).",
     )
     api_allow = List(
         Unicode(), DEFAULT_API_ALLOW, config=True,
@@ -74,8 +88,18 @@ class ApoloServer(Configurable):
     )
 
     def overrides(self) -> dict[str, str | None]:
-        """The explicit settings as ``resolve_config`` keyword arguments (empty -> None)."""
-        return {k: (getattr(self, k) or None) for k in ("url", "token", "cluster", "org", "project")}
+        """The explicit settings as ``resolve_config`` keyword arguments (empty -> None).
+
+        Raises ``ConfigError`` when ``token_file`` cannot be read.
+        """
+        found = {k: (getattr(self, k) or None) for k in ("url", "token", "cluster", "org", "project")}
+        if self.token_file and not found["token"]:
+            try:
+                found["token"] = Path(self.token_file).expanduser().read_text().strip() or None
+            except OSError as exc:
+                raise ConfigError(f"Cannot read c.ApoloServer.token_file {self.token_file!r}: "
+                                  f"{exc.strerror or exc}. Fix the path or unset it.") from None
+        return found
 
 
 class Connection:
@@ -88,39 +112,38 @@ class Connection:
     def __init__(self, settings: ApoloServer, environ: dict[str, str] | None = None):
         self.settings = settings
         self.environ = environ
-        self._client: Any = None
+        self._client: AsyncApolo | None = None
+        self._resolved: ApoloConfig | None = None
         self._lock = asyncio.Lock()
 
-    def config(self):  # -> jupyter_apolo.client.ApoloConfig
+    def config(self) -> ApoloConfig:
         """The resolved credentials. Raises ``ConfigError`` saying what to run when none resolve."""
-        try:
-            from ..client import resolve_config
-        except ImportError:  # TEMPORARY until jupyter_apolo.client.config lands
-            return _interim_resolve(self.settings.overrides(), self.environ)
         return resolve_config(**self.settings.overrides(), environ=self.environ)
 
-    async def client(self):  # -> jupyter_apolo.client.AsyncApolo
-        """The shared, open ``AsyncApolo`` for the current credentials. Raises ``ConfigError``."""
-        from ..client import AsyncApolo
-
+    async def client(self) -> AsyncApolo:
+        """The shared, open ``AsyncApolo`` for the current credentials (its cluster/org/project
+        completed from ``/config`` when not configured). Raises ``ConfigError`` without
+        credentials, ``PlatformUnreachable`` when ``/config`` cannot be read."""
         config = self.config()
         async with self._lock:
-            if self._client is None or self._client.config != config:
-                if self._client is not None:
-                    await self._client.__aexit__(None, None, None)
-                    self._client = None
-                client = AsyncApolo(config, **self._client_options())
-                await client.__aenter__()
-                self._client = client
+            if self._client is None or self._resolved != config:
+                await self.close()
+                client = AsyncApolo(config, timeout=self.settings.request_timeout,
+                                    max_connections=self.settings.max_connections)
+                await client.open()
+                self._client, self._resolved = client, config
             return self._client
 
-    def _client_options(self) -> dict[str, Any]:
-        return {}
+    def timeout(self) -> httpx.Timeout:
+        """Per-request timeouts for proxied calls (seconds; ``read`` = between two chunks)."""
+        s = self.settings
+        return httpx.Timeout(s.request_timeout, connect=s.connect_timeout, pool=s.connect_timeout)
 
     async def close(self) -> None:
+        """Close the shared client (idempotent)."""
         if self._client is not None:
-            await self._client.__aexit__(None, None, None)
-            self._client = None
+            client, self._client, self._resolved = self._client, None, None
+            await client.close()
 
 
 def job_identity(environ: dict[str, str] | None = None) -> dict[str, str] | None:
@@ -132,30 +155,3 @@ def job_identity(environ: dict[str, str] | None = None) -> dict[str, str] | None
         return None
     return {"id": job_id, "name": env.get("NEURO_JOB_NAME") or None}
 
-
-def _interim_resolve(explicit: dict, environ: dict | None):  # TEMPORARY: replaced by client.resolve_config
-    import base64
-    import json
-    from types import SimpleNamespace
-
-    import jwt
-
-    from ..client.errors import ConfigError
-
-    env = os.environ if environ is None else environ
-    found = {k: v for k, v in explicit.items() if v}
-    source = "explicit"
-    if not (found.get("url") and found.get("token")):
-        blob = env.get("APOLO_PASSED_CONFIG") or env.get("NEURO_PASSED_CONFIG")
-        if not blob:
-            raise ConfigError("No Apolo credentials found. Run `apolo login`, or set c.ApoloServer.url and "
-                              "c.ApoloServer.token, or start `jupyter apolo lab`.")
-        data = json.loads(base64.b64decode(blob))
-        found = {"url": data["url"], "token": data["token"], "cluster": data["cluster"],
-                 "org": data.get("org_name"), "project": data.get("project_name"), **found}
-        source = "passed-config"
-    claims = jwt.decode(found["token"], options={"verify_signature": False})
-    user = claims.get("identity") or claims.get("https://platform.neuromation.io/user")
-    return SimpleNamespace(url=found["url"], token=found["token"], cluster=found.get("cluster") or "default",
-                           org=found.get("org") or "local", project=found.get("project") or user,
-                           username=user, source=source)

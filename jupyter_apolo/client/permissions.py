@@ -1,0 +1,129 @@
+"""Permissions (ACL): share, revoke, what I can access, what I shared, roles (reference §3)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from .uris import normalize_uri, short_uri
+
+if TYPE_CHECKING:
+    from .core import AsyncApolo
+
+ACTIONS = ("read", "write", "manage")  # what the CLI grants (reference §3.2)
+_ORDER = {"deny": 0, "list": 1, "read": 2, "write": 3, "manage": 4}
+
+
+def action_rank(action: str) -> int:
+    """Order of actions: deny < list < read < write < manage (authc ``check_action_allowed``)."""
+    return _ORDER.get(action, -1)
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A permission: canonical ``uri`` and ``action``; ``user`` is the grantee in ``shared()`` results."""
+
+    uri: str
+    action: str
+    user: str | None = None
+
+    def short(self, scope) -> str:  # type: ignore[no-untyped-def]
+        """The URI in the CLI's short display form (``acl ls`` without ``--full-uri``)."""
+        return short_uri(self.uri, scope)
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    """What a share did: ``action`` is the grantee's effective action, ``requested`` the one asked;
+    ``higher`` is True when the effective action is higher (the CLI warns
+    ``User already has higher permission``)."""
+
+    uri: str
+    user: str
+    action: str
+    requested: str
+
+    @property
+    def higher(self) -> bool:
+        return action_rank(self.action) > action_rank(self.requested)
+
+
+def principal_segment(name: str) -> str:
+    """A user or role name as a ``{api}/users/{name}`` path segment (``/`` -> ``:``, sdk ``_users.py``).
+
+    Raises ``ValueError`` for names holding ``:`` or empty names.
+    """
+    if not name or ":" in name:
+        raise ValueError(f"Invalid user or role name {name!r}: use a username or a role like 'alice/roles/team'")
+    return quote(name.replace("/", ":"), safe=":@")
+
+
+class Permissions:
+    """``api.permissions``. URIs accept the CLI's forms (``storage:x``, ``job:name``, full URIs, ``role://...``)."""
+
+    def __init__(self, api: "AsyncApolo"):
+        self._api = api
+
+    def normalize(self, uri: str) -> str:
+        """The canonical URI for ``uri`` (share schemes only); ``ValueError`` with the CLI's message."""
+        return normalize_uri(uri, self._api.config)
+
+    async def share(self, uri: str, user: str, action: str) -> ShareResult:
+        """Grant ``action`` (read/write/manage) on ``uri`` to ``user`` (``apolo share``).
+
+        Raises ``ValueError`` for a bad action or URI (nothing sent), ``NotFoundError``
+        (``user "x" was not found``), ``AuthorizationError`` without manage on ``uri``.
+        """
+        if action not in ACTIONS:
+            raise ValueError(f"Invalid action {action!r}: use one of 'read', 'write', 'manage'")
+        canonical = self.normalize(uri)
+        resp = await self._api.request("POST", f"users/{principal_segment(user)}/permissions",
+                                       json=[{"uri": canonical, "action": action}])
+        got = (resp.json() or [{}])[0]
+        return ShareResult(uri=got.get("uri", canonical), user=user, action=got.get("action", action), requested=action)
+
+    async def revoke(self, uri: str, user: str) -> None:
+        """Remove ``user``'s grant on exactly ``uri`` (``apolo acl revoke``).
+
+        Raises ``IllegalArgumentError`` ``Operation has no effect`` when there is none,
+        ``NotFoundError`` for an unknown user, ``AuthorizationError`` without manage.
+        """
+        await self._api.request("DELETE", f"users/{principal_segment(user)}/permissions",
+                                params={"uri": self.normalize(uri)})
+
+    def _filter_param(self, uri: str | None) -> dict[str, str]:
+        if not uri:
+            return {}
+        if re.fullmatch(r"[a-z]+:", uri):  # "storage:" = everything of that scheme (sent as typed)
+            return {"uri": uri}
+        return {"uri": self.normalize(uri)}
+
+    async def list(self, uri: str | None = None, *, user: str | None = None) -> list[Permission]:
+        """What ``user`` (default: me) can access, roles expanded (``apolo acl ls [URI] [-u USER]``),
+        sorted by URI. ``uri``: only under it (``"storage:"`` = that whole scheme)."""
+        resp = await self._api.request("GET", f"users/{principal_segment(user or self._api.config.username)}/permissions",
+                                       params=self._filter_param(uri))
+        return sorted((Permission(p["uri"], p["action"]) for p in resp.json()), key=lambda p: (p.uri, p.action))
+
+    async def shared(self, uri: str | None = None, *, user: str | None = None) -> list[Permission]:
+        """What ``user`` (default: me) shared with others (``apolo acl ls --shared [URI]``):
+        ``Permission(uri, action, user=grantee)``; ``uri`` filters by prefix."""
+        resp = await self._api.request("GET", f"users/{principal_segment(user or self._api.config.username)}/permissions/shared",
+                                       params=self._filter_param(uri))
+        return sorted((Permission(p["uri"], p["action"], p.get("user")) for p in resp.json()),
+                      key=lambda p: (p.uri, p.action, p.user or ""))
+
+    async def roles(self, user: str | None = None) -> list[str]:
+        """Roles ``user`` (default: me) holds (``apolo acl list-roles``)."""
+        resp = await self._api.request("GET", f"users/{principal_segment(user or self._api.config.username)}/subroles")
+        return list(resp.json().get("subroles", []))
+
+    async def add_role(self, name: str) -> None:
+        """Create a role ``name`` (``apolo acl add-role alice/roles/team``)."""
+        await self._api.request("POST", "users", json={"name": name})
+
+    async def remove_role(self, name: str) -> None:
+        """Delete the role ``name`` (``apolo acl remove-role``)."""
+        await self._api.request("DELETE", f"users/{principal_segment(name)}")

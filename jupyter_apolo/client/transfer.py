@@ -1,0 +1,296 @@
+"""File and tree upload/download between local disk and platform storage.
+
+- Constant memory: bodies move in chunks (``CHUNK`` = 1 MiB), never a whole file in RAM.
+- Upload as the CLI does (reference §4.4): ``PUT op=CREATE`` with the first chunk, then
+  ``PATCH op=WRITE`` with ``Content-Range: bytes S-E/*``; chunks retried with backoff.
+- Download resumes after a dropped connection with ``Range: bytes=<pos>-`` and requires
+  ``206`` whose ``Content-Range`` starts at ``pos`` (as sdk ``Storage._download_file``).
+- Local writes are atomic: a temp file in the target directory, renamed over the target once
+  complete (a failed download leaves no partial file and the old file intact).
+- Trees: listing and file transfers run concurrently with at most ``concurrency`` files in flight.
+- Progress: ``progress(TransferProgress)`` after each chunk and each finished file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from .core import backoff
+from .errors import ApoloError, IllegalArgumentError, PlatformUnreachable
+from .storage import CHUNK, child_uri
+from .uris import split_uri
+
+if TYPE_CHECKING:
+    from .core import AsyncApolo
+
+WRITE_CHUNK = 1024 * 1024  # bytes buffered per file before a disk write (done off the event loop)
+
+
+@dataclass
+class TransferProgress:
+    """Cumulative progress of one transfer call: bytes and files done so far, totals when known
+    (``None`` while a tree is still being listed), and the file last worked on."""
+
+    bytes_done: int = 0
+    bytes_total: int | None = None
+    files_done: int = 0
+    files_total: int | None = None
+    current: str = ""
+
+
+ProgressCallback = Callable[[TransferProgress], None]
+
+
+class _Tracker:
+    def __init__(self, callback: ProgressCallback | None, bytes_total: int | None = None, files_total: int | None = None):
+        self.state = TransferProgress(bytes_total=bytes_total, files_total=files_total)
+        self.callback = callback
+
+    def add_bytes(self, n: int, current: str) -> None:
+        self.state.bytes_done += n
+        self.state.current = current
+        if self.callback:
+            self.callback(self.state)
+
+    def file_done(self, current: str) -> None:
+        self.state.files_done += 1
+        self.state.current = current
+        if self.callback:
+            self.callback(self.state)
+
+
+class Transfer:
+    """``api.transfer``: upload and download of files and trees."""
+
+    def __init__(self, api: "AsyncApolo", *, retries: int = 10):
+        self._api = api
+        self.retries = retries  # per file/chunk, like the CLI's 10 retries per chunk
+
+    # -- download -------------------------------------------------------------------------------
+
+    async def download_file(self, src: str, dst: str | os.PathLike[str], *, progress: ProgressCallback | None = None,
+                            _tracker: _Tracker | None = None, _size: int | None = None) -> Path:
+        """Download storage file ``src`` to local path ``dst`` (a directory: into it by name).
+
+        Atomic: the data lands in a temp file next to ``dst``, renamed over it when complete.
+        Resumes after dropped connections (``Range``, 206 required). Returns the local path.
+        Raises ``NotFoundError``, ``IllegalArgumentError`` (EISDIR if ``src`` is a directory),
+        ``PlatformUnreachable`` after ``retries`` failed resumes.
+        """
+        storage = self._api.storage
+        src_uri = storage.normalize(src)
+        if _size is None:
+            st = await storage.stat(src_uri)
+            if not st.is_file:
+                raise IllegalArgumentError(f"Is a directory: '{src_uri}'. Use download_tree.", status=None, errno=21)
+            _size = st.size
+        target = Path(dst)
+        if target.is_dir():
+            target = target / Path(split_uri(src_uri)[2]).name
+        tracker = _tracker or _Tracker(progress, _size, 1)
+        url = await storage.http_url(src_uri)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                await self._fetch(url, out, tracker, str(target))
+                if _size is not None and out.tell() != _size:
+                    raise PlatformUnreachable(f"Download of {src_uri} ended at {out.tell()} of {_size} bytes")
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        tracker.file_done(str(target))
+        return target
+
+    async def _fetch(self, url: str, out, tracker: _Tracker, label: str) -> None:  # type: ignore[no-untyped-def]
+        attempt = 0
+        while True:
+            pos = out.tell()
+            try:
+                async with self._api.storage.open(url, pos) as resp:
+                    if pos:
+                        _check_resumed(resp, pos)
+                    buffer: list[bytes] = []
+                    buffered = 0
+                    try:
+                        async for chunk in resp.aiter_bytes():
+                            buffer.append(chunk)
+                            buffered += len(chunk)
+                            if buffered >= WRITE_CHUNK:
+                                await _write(out, buffer, tracker, label)
+                                buffered = 0
+                    finally:  # keep what arrived before a drop: the resume starts after it
+                        await _write(out, buffer, tracker, label)
+                return
+            except PlatformUnreachable:
+                if attempt >= self.retries:
+                    raise
+            await backoff(attempt)
+            attempt += 1
+
+    async def download_tree(self, src: str, dst: str | os.PathLike[str], *, concurrency: int = 16,
+                            progress: ProgressCallback | None = None) -> int:
+        """Download storage directory ``src`` as local directory ``dst`` (created; files in it
+        replaced atomically one by one; extra local files left alone), like ``apolo cp -r -T``.
+
+        ``concurrency``: files in flight at once. Returns the number of files downloaded.
+        Raises ``NotFoundError`` for a missing ``src``; the first file error after the others finish.
+        """
+        storage = self._api.storage
+        root = storage.normalize(src)
+        if not (await storage.stat(root)).is_dir:
+            raise IllegalArgumentError(f"Not a directory: '{root}'. Use download_file.", status=None, errno=20)
+        tracker = _Tracker(progress)
+        queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)  # bounded: constant memory on huge trees
+
+        async def walk(uri: str, local: Path) -> None:
+            local.mkdir(parents=True, exist_ok=True)
+            subdirs = []
+            async for st in storage.ls(uri):
+                if st.is_dir:
+                    subdirs.append((st.uri, local / st.name))
+                elif st.is_file:
+                    await queue.put((st, local / st.name))
+            for sub in subdirs:
+                await walk(*sub)
+
+        async def job(st, local: Path) -> None:  # type: ignore[no-untyped-def]
+            await self.download_file(st.uri, local, _tracker=tracker, _size=st.size)
+
+        return await _run_pool(walk(root, Path(dst)), queue, job, concurrency)
+
+    # -- upload ---------------------------------------------------------------------------------
+
+    async def upload_file(self, src: str | os.PathLike[str], dst: str, *, progress: ProgressCallback | None = None,
+                          _tracker: _Tracker | None = None) -> str:
+        """Upload local file ``src`` to storage ``dst`` (an existing storage directory: into it by
+        name), overwriting. Returns the storage URI. Raises ``FileNotFoundError``,
+        ``IsADirectoryError`` locally; platform errors as mapped."""
+        storage = self._api.storage
+        path = Path(src)
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a directory: use upload_tree")
+        size = path.stat().st_size
+        dst_uri = storage.normalize(dst)
+        if _tracker is None:
+            try:
+                if (await storage.stat(dst_uri)).is_dir:
+                    dst_uri = child_uri(dst_uri, path.name)
+            except ApoloError:
+                pass
+        tracker = _tracker or _Tracker(progress, size, 1)
+        url = await storage.http_url(dst_uri)
+        with open(path, "rb") as f:
+            first = f.read(CHUNK)
+            await self._api.request("PUT", url, params={"op": "CREATE"}, content=first, retry=True,
+                                    headers={"Content-Type": "application/octet-stream"})
+            tracker.add_bytes(len(first), str(path))
+            offset = len(first)
+            while chunk := f.read(CHUNK):
+                await storage.write(url, offset, chunk)
+                offset += len(chunk)
+                tracker.add_bytes(len(chunk), str(path))
+        tracker.file_done(str(path))
+        return dst_uri
+
+    async def upload_tree(self, src: str | os.PathLike[str], dst: str, *, concurrency: int = 16,
+                          progress: ProgressCallback | None = None) -> int:
+        """Upload local directory ``src`` as storage directory ``dst`` (``apolo cp -r -T``):
+        directories created (``MKDIRS``), files overwritten. Returns the number of files."""
+        storage = self._api.storage
+        root = Path(src)
+        if not root.is_dir():
+            raise NotADirectoryError(f"{root} is not a directory: use upload_file")
+        dst_uri = storage.normalize(dst)
+        tracker = _Tracker(progress)
+        queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)
+
+        async def walk(local: Path, uri: str) -> None:
+            await storage.mkdir(uri, parents=True)
+            subdirs = []
+            for entry in sorted(os.scandir(local), key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False):
+                    subdirs.append((Path(entry.path), child_uri(uri, entry.name)))
+                elif entry.is_file():
+                    await queue.put((Path(entry.path), child_uri(uri, entry.name)))
+            for sub in subdirs:
+                await walk(*sub)
+
+        async def job(path: Path, uri: str) -> None:
+            await self.upload_file(path, uri, _tracker=tracker)
+
+        return await _run_pool(walk(root, dst_uri), queue, job, concurrency)
+
+
+_STOP = object()
+
+
+async def _run_pool(producer: Awaitable[None], queue: asyncio.Queue, job: Callable[..., Awaitable[None]],
+                    concurrency: int) -> int:
+    """Run ``producer`` (fills ``queue``) and ``concurrency`` workers calling ``job(*item)``;
+    returns the number of items done. The first error stops the producer, lets running jobs
+    finish, and is raised; cancelling the caller cancels everything."""
+    done = 0
+    errors: list[BaseException] = []
+    producer_task = asyncio.ensure_future(producer)
+
+    async def worker() -> None:
+        nonlocal done
+        while (item := await queue.get()) is not _STOP:
+            if errors:
+                continue  # drain without working after a failure
+            try:
+                await job(*item)
+                done += 1
+            except Exception as exc:  # noqa: BLE001 - raised below
+                errors.append(exc)
+                producer_task.cancel()
+
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    try:
+        try:
+            await producer_task
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling() or not errors:  # type: ignore[union-attr]
+                raise  # the caller was cancelled, not the producer by a failed job
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+        for _ in workers:
+            await queue.put(_STOP)
+        await asyncio.gather(*workers)
+    except BaseException:
+        producer_task.cancel()
+        for w in workers:
+            w.cancel()
+        raise
+    if errors:
+        raise errors[0]
+    return done
+
+
+async def _write(out, buffer: list[bytes], tracker: _Tracker, label: str) -> None:  # type: ignore[no-untyped-def]
+    """Write and empty ``buffer`` in a worker thread: slow disks must not stall other transfers."""
+    if buffer:
+        chunks = buffer[:]
+        buffer.clear()
+        await asyncio.to_thread(out.writelines, chunks)
+        tracker.add_bytes(sum(map(len, chunks)), label)
+
+
+def _check_resumed(resp, pos: int) -> None:  # type: ignore[no-untyped-def]
+    rng = resp.headers.get("Content-Range", "")
+    if resp.status_code != 206 or not rng.startswith(f"bytes {pos}-"):
+        raise ApoloError(f"Cannot resume download at byte {pos}: the server answered {resp.status_code} "
+                         f"with Content-Range {rng!r} (206 from {pos} is required)")
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

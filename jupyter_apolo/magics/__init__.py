@@ -1,0 +1,38 @@
+"""``%apolo``: IPython magics for the Apolo platform (``%load_ext jupyter_apolo``).
+
+Modules: ``core`` (``ApoloMagics``: settings, router, error printing), ``parser`` (argparse that
+raises ``UsageError``), ``display`` (result tables), one module per command group (``jobs``,
+``sharing``, ``storage``; ``notebooks`` belongs to the notebooks workflow) and ``autoload``
+(registering the magics in every kernel a Jupyter server starts, when it asks for it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .core import ApoloMagics
+
+__all__ = ["ApoloMagics", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%apolo``/``%%apolo`` in ``ipython`` and make ``%config ApoloMagics`` work.
+
+    Loading twice keeps one instance (IPython only calls this once per ``%load_ext``; the
+    autoload hook may call it again).
+    """
+    if any(isinstance(c, ApoloMagics) for c in ipython.configurables):
+        return
+    magics = ApoloMagics(shell=ipython, parent=ipython)
+    ipython.register_magics(magics)
+    ipython.configurables.append(magics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Close the client of the registered ``ApoloMagics`` (``%unload_ext``)."""
+    for c in list(ipython.configurables):
+        if isinstance(c, ApoloMagics):
+            c.close()
+            ipython.configurables.remove(c)
+    for kind in ("line", "cell"):
+        ipython.magics_manager.magics[kind].pop("apolo", None)

@@ -1,0 +1,178 @@
+"""``%apolo ps | status | logs | kill | whoami``: jobs and identity, as the apolo CLI names them."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import queue
+import sys
+from typing import Any, Iterator
+
+from ..client import ApoloError
+from ..client.sync import background_loop
+from .display import Message, Record, Table
+from .errors import CommandError, one_line
+from .parser import arg, command
+
+SUBCOMMANDS: dict = {}
+
+# `%apolo ps` columns: name -> (header, Job -> value). `ApoloMagics.ps_columns` picks among them.
+PS_COLUMNS: dict[str, tuple[str, Any]] = {
+    "id": ("ID", lambda j: j.id),
+    "name": ("NAME", lambda j: j.name),
+    "status": ("STATUS", lambda j: j.status),
+    "when": ("WHEN", lambda j: j.created_at),
+    "created": ("CREATED", lambda j: j.created_at),
+    "image": ("IMAGE", lambda j: j.image),
+    "owner": ("OWNER", lambda j: j.owner),
+    "project": ("PROJECT", lambda j: j.project),
+    "preset": ("PRESET", lambda j: j.preset_name),
+    "tags": ("TAGS", lambda j: j.tags),
+    "command": ("COMMAND", lambda j: j.command),
+    "uri": ("URI", lambda j: j.uri),
+    "http_url": ("HTTP URL", lambda j: j.http_url),
+    "description": ("DESCRIPTION", lambda j: j.raw.get("description")),
+}
+
+
+def ps_columns(names: list[str]) -> list[tuple[str, Any]]:
+    """The table columns for ``names`` (keys of ``PS_COLUMNS``); ``CommandError`` naming an unknown one."""
+    unknown = [n for n in names if n not in PS_COLUMNS]
+    if unknown:
+        raise CommandError(f"unknown ps column(s) {', '.join(unknown)}; choose from {', '.join(PS_COLUMNS)} "
+                           "(%config ApoloMagics.ps_columns = [...])")
+    return [PS_COLUMNS[n] for n in names]
+
+
+class JobList(Table):
+    """The jobs ``%apolo ps`` found: a sequence of ``jupyter_apolo.client.Job`` (``len``, iterate,
+    ``[0]``), also indexed by job id or name (``jobs["job-..."]``, ``jobs["notebook"]``: the
+    newest with that name). ``ids`` lists the ids. Raises ``KeyError`` for an unknown id/name."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            for job in reversed(self.items):
+                if job.id == key or job.name == key:
+                    return job
+            raise KeyError(f"no job {key!r} in this listing")
+        return self.items[key]
+
+    def __contains__(self, key: Any) -> bool:
+        if isinstance(key, str):
+            return any(job.id == key or job.name == key for job in self.items)
+        return key in self.items
+
+    @property
+    def ids(self) -> list[str]:
+        return [job.id for job in self.items]
+
+
+@command(SUBCOMMANDS, "ps", "List jobs, like `apolo ps`: active jobs of the current project by default.")
+@arg("-a", "--all", action="store_true", help="all statuses, finished ones too")
+@arg("-s", "--status", action="append", default=[], metavar="STATUS",
+     choices=["pending", "suspended", "running", "succeeded", "failed", "cancelled"],
+     help="only jobs with this status (repeatable)")
+@arg("-t", "--tag", action="append", default=[], metavar="TAG", help="only jobs carrying this tag (repeatable: all)")
+@arg("-o", "--owner", action="append", default=[], metavar="OWNER", help="only jobs of this user; ME = you (repeatable)")
+@arg("-n", "--name", help="only jobs with this name")
+@arg("-p", "--project", action="append", default=None, metavar="PROJECT", help="jobs of this project (repeatable)")
+@arg("--all-projects", action="store_true", help="jobs of every project you can see")
+@arg("--since", metavar="DATE", help="created at or after this ISO 8601 time")
+@arg("--until", metavar="DATE", help="created at or before this ISO 8601 time")
+@arg("--recent-first", action="store_true", help="newest first")
+@arg("--columns", metavar="COLS", help="comma-separated columns for this listing (default: ApoloMagics.ps_columns)")
+def ps(magics: Any, args: Any) -> JobList:
+    columns = ps_columns(args.columns.split(",") if args.columns else list(magics.ps_columns))
+    statuses: tuple | list | None = () if args.all else (args.status or None)
+    jobs = magics.api.jobs.list(statuses=statuses, name=args.name, owners=args.owner, tags=args.tag,
+                                since=args.since, until=args.until, projects=args.project,
+                                all_projects=args.all_projects, reverse=args.recent_first)
+    return JobList(jobs, columns, limit=magics.display_limit, empty="No jobs found.")
+
+
+@command(SUBCOMMANDS, "status", "Show one job, like `apolo status JOB` (JOB: id, name or job URI).")
+@arg("job", metavar="JOB", nargs="?", help="job id, name or URI (default: this job, inside a platform job)")
+def status(magics: Any, args: Any) -> Record:
+    job = magics.api.jobs.get(this_job(args.job))
+    history = job.raw.get("history") or {}
+    return Record(job, [
+        ("Job", job.id), ("Name", job.name), ("Owner", job.owner), ("Project", job.project),
+        ("Status", job.status), ("Reason", history.get("reason")), ("Description", history.get("description")),
+        ("Exit code", history.get("exit_code")), ("Image", job.image), ("Command", job.command),
+        ("Preset", job.preset_name), ("Tags", job.tags), ("Created", job.created_at),
+        ("Started", history.get("started_at")), ("Finished", history.get("finished_at")),
+        ("Http URL", job.http_url), ("URI", job.uri),
+    ], title=f"Job {job.id}")
+
+
+@command(SUBCOMMANDS, "logs", "Print a job's log, like `apolo logs JOB`; follows a running job until it ends "
+                              "(interrupt the kernel to stop).")
+@arg("job", metavar="JOB", nargs="?", help="job id, name or URI (default: this job, inside a platform job)")
+@arg("--since", metavar="DATE", help="only lines after this ISO 8601 time")
+@arg("--timestamps", action="store_true", help="prefix each line with its time")
+def logs(magics: Any, args: Any) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for chunk in follow(magics.api, this_job(args.job), since=args.since, timestamps=args.timestamps):
+        sys.stdout.write(decoder.decode(chunk))
+        sys.stdout.flush()
+    sys.stdout.write(decoder.decode(b"", final=True))
+
+
+def follow(api: Any, job: str, **kw: Any) -> Iterator[bytes]:
+    """``api.aio.jobs.logs(job, **kw)`` as a blocking iterator that a kernel interrupt (SIGINT)
+    stops cleanly: the log stream's task on the client's loop is cancelled, closing its websocket.
+
+    (The sync facade's ``api.jobs.logs`` cannot be interrupted mid-wait yet: its ``aclose`` then
+    fails with "asynchronous generator is already running".) Raises what the stream raises.
+    """
+    chunks: queue.SimpleQueue = queue.SimpleQueue()
+    done = object()
+
+    async def pump() -> None:
+        try:
+            async for chunk in api.aio.jobs.logs(job, **kw):
+                chunks.put(chunk)
+        finally:
+            chunks.put(done)
+
+    future = asyncio.run_coroutine_threadsafe(pump(), background_loop())
+    try:
+        while (chunk := chunks.get()) is not done:
+            yield chunk
+        future.result()
+    finally:
+        future.cancel()
+
+
+@command(SUBCOMMANDS, "kill", "Kill jobs, like `apolo kill JOB...`; shows each id killed.")
+@arg("jobs", metavar="JOB", nargs="+", help="job ids, names or URIs")
+def kill(magics: Any, args: Any) -> Message | None:
+    killed = []
+    for ref in args.jobs:
+        try:
+            killed.append(magics.api.jobs.kill(ref))
+        except ApoloError as exc:  # go on with the others, as `apolo kill` does
+            print(f"%apolo kill: cannot kill {ref}: {one_line(exc)}", file=sys.stderr)
+    return Message("\n".join(killed), ids=killed) if killed else None
+
+
+@command(SUBCOMMANDS, "whoami", "Who and where you are on the platform: user, cluster, org, project, API URL.")
+def whoami(magics: Any, args: Any) -> Record:
+    cfg = magics.api.config
+    return Record(cfg, [("User", cfg.username), ("Cluster", cfg.cluster), ("Org", cfg.org),
+                        ("Project", cfg.project), ("API URL", cfg.url), ("Credentials from", cfg.source)])
+
+
+def this_job(ref: str | None) -> str:
+    """``ref``, or this job's id when running inside a platform job (``NEURO_JOB_ID``).
+
+    Raises ``CommandError`` when neither is available.
+    """
+    import os
+
+    if ref:
+        return ref
+    job_id = os.environ.get("NEURO_JOB_ID")
+    if not job_id:
+        raise CommandError("give a job (id, name or job: URI); outside a platform job there is no 'this job'")
+    return job_id

@@ -1,0 +1,109 @@
+"""``%apolo share | revoke | acl``: permissions, as ``apolo share`` / ``apolo acl`` name them.
+
+Unlike the CLI, which prints nothing on success (apolo-cli issue 2432), a share says what the
+grantee can now do with the resource (reference §3.6, §6.6, §6.7).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from ..client import short_uri
+from .display import Message, Table
+from .parser import arg, command
+
+SUBCOMMANDS: dict = {}
+ACTIONS = ("read", "write", "manage")
+JOB_ID = re.compile(r"job-[0-9a-z]{8}(-[0-9a-z]{4}){3}-[0-9a-z]{12}\Z")
+
+# What each level adds, per scheme (reference §3.6 "Job grants", §4, §6.6, §6.7).
+CAPABILITIES = {
+    "job": {
+        "read": "see this job (status, logs, and its environment, including a token passed with --pass-config) "
+                "and open its web UI: for a notebook job, open your notebook",
+        "write": "also kill it and exec into it: for a notebook job, change your notebooks on storage "
+                 "(the job mounts them read-write)",
+        "manage": "also re-share it with others and revoke their access",
+    },
+    "storage": {
+        "read": "list and download these files",
+        "write": "also upload, change, move and delete them",
+        "manage": "also re-share them with others and revoke their access",
+    },
+}
+GENERIC = {"read": "use it read-only", "write": "also change it", "manage": "also re-share it with others"}
+
+
+def capabilities(scheme: str, action: str) -> str:
+    """A sentence (no subject) saying what ``action`` on a ``scheme`` resource allows, cumulatively."""
+    table = CAPABILITIES.get(scheme, GENERIC)
+    levels = ACTIONS[: ACTIONS.index(action) + 1]
+    return "; ".join(table[level] for level in levels)
+
+
+@command(SUBCOMMANDS, "share", "Share a resource with a user or role, like `apolo share URI USER {read|write|manage}`.\n"
+                               "Inside a platform job `%apolo share USER ACTION` shares this job.")
+@arg("words", nargs="+", metavar="[URI] USER ACTION",
+     help="resource URI (job:ID, job:NAME, storage:PATH, ...), user or role, and read|write|manage")
+def share(magics: Any, args: Any) -> Message:
+    uri, user, action = _uri_user(args.words, 3, "%apolo share [URI] USER {read|write|manage}")
+    if action not in ACTIONS:
+        raise UsageError(f"%apolo share: invalid action {action!r}: use one of 'read', 'write', 'manage'")
+    api = magics.api
+    result = api.permissions.share(uri, user, action)
+    short = short_uri(result.uri, api.config)
+    scheme = result.uri.partition(":")[0]
+    lines = [f"Shared {short} with {user}: {result.action}."]
+    if result.higher:
+        lines[0] = f"{user} already has {result.action} on {short} (higher than {action}); nothing lowered."
+    lines.append(f"{user} can {capabilities(scheme, result.action)}.")
+    if scheme == "job" and not JOB_ID.search(result.uri):
+        lines.append(f"Note: {short} names jobs by name: it covers every run with that name, past and future.")
+    return Message("\n".join(lines), uri=result.uri, user=user, action=result.action, requested=action,
+                   higher=result.higher)
+
+
+@command(SUBCOMMANDS, "revoke", "Take back a user's permission on a resource, like `apolo acl revoke URI USER`.\n"
+                                "Inside a platform job `%apolo revoke USER` revokes on this job.")
+@arg("words", nargs="+", metavar="[URI] USER", help="resource URI and user or role")
+def revoke(magics: Any, args: Any) -> Message:
+    uri, user = _uri_user(args.words, 2, "%apolo revoke [URI] USER")
+    api = magics.api
+    api.permissions.revoke(uri, user)
+    canonical = api.permissions.normalize(uri)
+    return Message(f"Revoked {user}'s permission on {short_uri(canonical, api.config)}.", uri=canonical, user=user)
+
+
+@command(SUBCOMMANDS, "acl", "What you can access (`apolo acl ls`), or with --shared what you shared with others.")
+@arg("uri", nargs="?", metavar="URI", help="only under this URI (e.g. storage: or job:NAME)")
+@arg("--shared", action="store_true", help="resources you shared, with whom")
+@arg("--full-uri", action="store_true", help="full URIs (storage://cluster/org/project/...)")
+@arg("-u", "--user", metavar="USER", help="another user or role (needs permission to see theirs)")
+def acl(magics: Any, args: Any) -> Table:
+    api = magics.api
+    fetch = api.permissions.shared if args.shared else api.permissions.list
+    perms = fetch(args.uri, user=args.user)
+    show = (lambda p: p.uri) if args.full_uri else (lambda p: short_uri(p.uri, api.config))
+    columns = [("URI", show), ("ACTION", lambda p: p.action)]
+    if args.shared:
+        columns.append(("USER", lambda p: p.user))
+    return Table(perms, columns, limit=magics.display_limit,
+                 empty="Nothing shared." if args.shared else "No permissions.")
+
+
+def _uri_user(words: list[str], full: int, usage: str) -> list[str]:
+    """``words`` with the URI first: as typed when ``full`` long, else this job's URI prepended
+    when inside a platform job (``NEURO_JOB_ID``). Raises ``UsageError`` otherwise."""
+    if len(words) == full:
+        return words
+    if len(words) == full - 1:
+        job_id = os.environ.get("NEURO_JOB_ID")
+        if job_id:
+            return [f"job:{job_id}", *words]
+        raise UsageError(f"{usage}: give the resource URI (e.g. job:ID or storage:PATH); "
+                         "only inside a platform job does it default to this job")
+    raise UsageError(f"usage: {usage}")

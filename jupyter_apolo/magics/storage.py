@@ -1,0 +1,221 @@
+"""``%apolo ls | cp | mkdir | rm | mv``: platform storage, as the apolo CLI's top-level storage
+commands (reference §4.4). Storage URIs follow the CLI: ``storage:rel``, ``storage:/project/path``,
+``storage://cluster/org/project/path``; quote ``#`` as ``%23`` and ``?`` as ``%3F``. Local paths
+are relative to the kernel's working directory (``file:`` URIs are accepted too).
+
+Unlike ``apolo cp``, ``%apolo cp`` never overwrites silently: an existing destination needs
+``-f/--force``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from ..client import NotFoundError, short_uri
+from ..client.storage import child_uri
+from ..client.uris import split_uri
+from .display import Message, Table
+from .errors import CommandError
+from .parser import arg, command
+from .progress import progress_bar
+
+SUBCOMMANDS: dict = {}
+
+
+class FileList(Table):
+    """Storage entries (``jupyter_apolo.client.FileStatus``): a sequence, also indexed by name
+    (``files["data.csv"]``; ``KeyError`` if absent). ``names`` lists the names."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            for st in self.items:
+                if st.name == key:
+                    return st
+            raise KeyError(f"no entry {key!r} in this listing")
+        return self.items[key]
+
+    def __contains__(self, key: Any) -> bool:
+        return any(st.name == key for st in self.items) if isinstance(key, str) else key in self.items
+
+    @property
+    def names(self) -> list[str]:
+        return [st.name for st in self.items]
+
+
+def _not_found(uri: str) -> CommandError:
+    return CommandError(f"cannot access {uri}: not found (or you lack read permission on it)")
+
+
+@command(SUBCOMMANDS, "ls", "List storage, like `apolo ls [-l] [-d] [URI...]` (default: the project's root).")
+@arg("uris", nargs="*", metavar="URI", help="storage URIs (default storage:)")
+@arg("-l", action="store_true", dest="long", help="long format: type, permission, size, modification time")
+@arg("-d", "--directory", action="store_true", help="the entries themselves, not directory contents")
+@arg("-a", "--all", action="store_true", help="include names starting with '.'")
+def ls(magics: Any, args: Any) -> FileList:
+    api = magics.api
+    items = []
+    for uri in args.uris or ["storage:"]:
+        try:
+            if args.directory:
+                items.append(api.storage.stat(uri))
+            else:
+                entries = api.storage.ls(uri)
+                items.extend(sorted((e for e in entries if args.all or not e.name.startswith(".")),
+                                    key=lambda e: e.name))
+        except NotFoundError:
+            raise _not_found(uri) from None
+    many = args.directory or len(args.uris) > 1
+    name = (lambda st: short_uri(st.uri, api.config)) if many else (lambda st: st.name)
+    columns = [("NAME", name)]
+    if args.long:
+        columns = [("TYPE", lambda st: st.type.lower()), ("PERMISSION", lambda st: st.permission),
+                   ("SIZE", lambda st: st.size), ("MODIFIED", lambda st: _time(st.modified))] + columns
+    return FileList(items, columns, limit=magics.display_limit, empty="(empty)")
+
+
+def _time(epoch: int) -> Any:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc) if epoch else None
+
+
+@command(SUBCOMMANDS, "mkdir", "Make storage folders, like `apolo mkdir [-p] URI...`.")
+@arg("uris", nargs="+", metavar="URI")
+@arg("-p", "--parents", action="store_true", help="make parents as needed; no error if it exists")
+def mkdir(magics: Any, args: Any) -> Message:
+    api = magics.api
+    made = [api.storage.mkdir(uri, parents=args.parents, exist_ok=args.parents) for uri in args.uris]
+    return Message("\n".join(f"Created {short_uri(u, api.config)}" for u in made), uris=made)
+
+
+@command(SUBCOMMANDS, "rm", "Remove storage files and folders, like `apolo rm [-r] URI...`.")
+@arg("uris", nargs="+", metavar="URI")
+@arg("-r", "--recursive", action="store_true", help="remove folders and their contents")
+def rm(magics: Any, args: Any) -> Message:
+    api = magics.api
+    lines, removed = [], []
+    for uri in args.uris:
+        canonical = api.storage.normalize(uri)
+        try:
+            st = api.storage.stat(canonical)
+        except NotFoundError:
+            raise _not_found(uri) from None
+        if st.is_dir and not args.recursive:
+            raise CommandError(f"{uri} is a folder: use `%apolo rm -r` to remove it with its contents")
+        api.storage.rm(canonical, recursive=args.recursive)
+        removed.append(canonical)
+        lines.append(f"Removed {short_uri(canonical, api.config)}")
+    return Message("\n".join(lines), uris=removed)
+
+
+@command(SUBCOMMANDS, "mv", "Move or rename on storage, like `apolo mv SRC DST` (into DST if it is a folder).")
+@arg("src", metavar="SRC")
+@arg("dst", metavar="DST")
+def mv(magics: Any, args: Any) -> Message:
+    api = magics.api
+    src, dst = api.storage.normalize(args.src), api.storage.normalize(args.dst)
+    try:
+        target = api.storage.stat(dst)
+    except NotFoundError:
+        target = None
+    if target is not None and target.is_dir:
+        dst = child_uri(dst, posixpath.basename(split_uri(src)[2].rstrip("/")))
+        target = _stat_or_none(api, dst)
+    if target is not None:
+        raise CommandError(f"{short_uri(dst, api.config)} exists: remove it first (`%apolo rm`), nothing was moved")
+    try:
+        moved = api.storage.mv(src, dst)
+    except NotFoundError:
+        raise _not_found(args.src) from None
+    return Message(f"Moved {short_uri(src, api.config)} -> {short_uri(moved, api.config)}", src=src, dst=moved)
+
+
+@command(SUBCOMMANDS, "cp", "Copy between local files and storage, like `apolo cp [-r] SRC... DST`.\n"
+                            "An existing destination is never overwritten unless -f is given.")
+@arg("paths", nargs="+", metavar="SRC... DST", help="sources then the destination; one side storage:, the other local")
+@arg("-r", "--recursive", action="store_true", help="copy folders with their contents")
+@arg("-T", "--no-target-directory", action="store_true", help="copy SRC as DST itself, not into DST")
+@arg("-f", "--force", action="store_true", help="overwrite existing destination files")
+@arg("--no-progress", action="store_true", help="no progress bar (see ApoloMagics.progress)")
+def cp(magics: Any, args: Any) -> Message:
+    if len(args.paths) < 2:
+        raise CommandError("give a source and a destination: %apolo cp [-r] SRC... DST")
+    *sources, dest = args.paths
+    if args.no_target_directory and len(sources) > 1:
+        raise CommandError("-T takes one source")
+    api = magics.api
+    download = not _is_storage(dest)
+    if any(_is_storage(s) == _is_storage(dest) for s in sources):
+        raise CommandError("copy between storage and local paths: one side storage:..., the other a local path")
+    show = progress_bar if (magics.progress and not args.no_progress) else None
+    lines, files = [], 0
+    for src in sources:
+        with (show(f"{Path(src).name or src}") if show else nullcontext()) as callback:
+            if download:
+                target, n = _download(api, src, _local(dest), args, callback)
+                lines.append(f"Downloaded {src} -> {target}")
+            else:
+                target, n = _upload(api, _local(src), dest, args, callback)
+                lines.append(f"Uploaded {src} -> {short_uri(target, api.config)}")
+            files += n
+    lines.append(f"{files} file(s) copied.")
+    return Message("\n".join(lines), files=files)
+
+
+def _download(api: Any, src: str, dest: Path, args: Any, callback: Any) -> tuple[Path, int]:
+    try:
+        st = api.storage.stat(src)
+    except NotFoundError:
+        raise _not_found(src) from None
+    target = dest
+    if dest.is_dir() and not args.no_target_directory:
+        target = dest / st.name
+    if st.is_dir and not args.recursive:
+        raise CommandError(f"{src} is a folder: use `%apolo cp -r`")
+    if target.exists() and not args.force:
+        raise CommandError(f"{target} exists: pass -f to overwrite it (nothing was copied)")
+    if st.is_dir:
+        return target, api.transfer.download_tree(st.uri, target, progress=callback)
+    if not target.parent.is_dir():
+        raise CommandError(f"{target.parent} is not a local folder")
+    api.transfer.download_file(st.uri, target, progress=callback)
+    return target, 1
+
+
+def _upload(api: Any, src: Path, dest: str, args: Any, callback: Any) -> tuple[str, int]:
+    if not src.exists():
+        raise CommandError(f"{src}: no such local file or folder")
+    if src.is_dir() and not args.recursive:
+        raise CommandError(f"{src} is a folder: use `%apolo cp -r`")
+    target = api.storage.normalize(dest)
+    existing = _stat_or_none(api, target)
+    if existing is not None and existing.is_dir and not args.no_target_directory:
+        target = child_uri(target, src.resolve().name)
+        existing = _stat_or_none(api, target)
+    if existing is not None and not args.force:
+        raise CommandError(f"{short_uri(target, api.config)} exists: pass -f to overwrite it (nothing was copied)")
+    if src.is_dir():
+        return target, api.transfer.upload_tree(src, target, progress=callback)
+    return api.transfer.upload_file(src, target, progress=callback), 1
+
+
+def _stat_or_none(api: Any, uri: str) -> Any:
+    try:
+        return api.storage.stat(uri)
+    except NotFoundError:
+        return None
+
+
+def _is_storage(text: str) -> bool:
+    return text.startswith("storage:")
+
+
+def _local(text: str) -> Path:
+    """A local path from ``text`` (a path or a ``file:`` URI), ``~`` expanded."""
+    if text.startswith("file:"):
+        return Path(unquote(urlparse(text).path))
+    return Path(text).expanduser()

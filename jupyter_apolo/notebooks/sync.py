@@ -1,0 +1,434 @@
+"""Content-based 3-way sync between a storage folder and a local folder: plan first, then apply.
+
+The base is the :class:`~jupyter_apolo.notebooks.manifest.Manifest` of the last sync. Each side of each path is
+``same``/``new``/``changed``/``deleted``/``absent`` against it (storage by size + ``modificationTime``, disk by
+size + mtime, then sha256). From that a pull (storage -> disk) or push (disk -> storage) plan follows:
+
+- changed on one side only: transferred in the plan's direction; unchanged files are never transferred;
+- changed on both: a **conflict**; the storage version is written beside the local one
+  (``name.from-storage.ipynb``) unless both contents are identical, and the storage version becomes the base, so
+  the local file then reads as a local edit on top of it (a later push sends it, after you review);
+- deleted on the source side: a **proposed** deletion, applied only when asked (``delete=``);
+- deleted on one side and changed on the other: nothing is deleted, the changed file is kept (restored).
+
+Apply writes every local file through a temp file + rename, uploads to a temp name + RENAME, and journals each
+finished file, so a killed apply re-plans and resumes without half-written notebooks. Compared with
+``apolo-flow download`` (``apolo cp -r -u -T``: newer-wins, no deletes, re-sends after mtime changes) nothing is
+silently lost (reference §6.4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Protocol
+
+from .ignore import FileFilter
+from .manifest import Entry, Manifest
+
+PARTIAL_SUFFIX = ".apolo-partial"
+CONFLICT_MARK = ".from-storage"
+_VERIFIED = "<verified>"
+_CONFLICT_COPY = re.compile(re.escape(CONFLICT_MARK) + r"(-\d+)?(\.[^./]+)?$")
+PULL, PUSH = "pull", "push"
+RACY_SECONDS = 0  # extra seconds of client/server clock skew tolerated when trusting a storage mtime
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file on storage: ``path`` relative to the synced folder (POSIX), ``size`` bytes, ``mtime`` epoch seconds."""
+
+    path: str
+    size: int
+    mtime: int
+
+
+class RemoteTree(Protocol):
+    """Storage access for one folder (``uri``), relative POSIX paths. Implemented over the client in ``remote.py``."""
+
+    uri: str
+
+    async def list_files(self, skip_dir: Callable[[str], bool]) -> dict[str, RemoteFile]:
+        """Every file under the folder ({} if it does not exist); ``skip_dir(rel)`` prunes folders."""
+
+    async def download(self, path: str, dest: Path) -> None:
+        """Write the file's bytes to ``dest`` (a temp path the caller renames)."""
+
+    async def upload(self, src: Path, path: str) -> RemoteFile:
+        """Store ``src`` at ``path`` (parents created, replaced atomically); return its new status."""
+
+    async def delete(self, path: str) -> None:
+        """Delete the file at ``path``."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One planned step. ``action``: ``download``, ``upload``, ``conflict``, ``delete-local``, ``delete-remote``
+    or ``forget`` (drop a path gone from both sides). ``reason``: why, in words (``changed on storage``, ...).
+    ``size``: bytes to transfer (0 for deletions)."""
+
+    path: str
+    action: str
+    reason: str
+    size: int = 0
+
+
+@dataclass
+class Plan:
+    """What an apply would do. ``changes``: steps for this ``direction``; ``elsewhere``: changes the other
+    direction would carry (local edits during a pull, storage edits during a push); ``unchanged``: file count."""
+
+    direction: str
+    local_root: Path
+    remote: str
+    changes: list[Change] = field(default_factory=list)
+    elsewhere: list[Change] = field(default_factory=list)
+    unchanged: int = 0
+    listed_at: int = 0  # epoch seconds when storage was listed
+    _snapshot: dict = field(default_factory=dict, repr=False)  # path -> (RemoteFile|None, local stat|None, local sha)
+
+    def of(self, *actions: str) -> list[Change]:
+        return [c for c in self.changes if c.action in actions]
+
+    @property
+    def transfers(self) -> list[Change]:
+        return self.of("download", "upload")
+
+    @property
+    def conflicts(self) -> list[Change]:
+        return self.of("conflict")
+
+    @property
+    def deletions(self) -> list[Change]:
+        """Proposed deletions (applied only with ``apply(..., delete=...)``)."""
+        return self.of("delete-local", "delete-remote")
+
+    def to_json(self) -> dict:
+        return {"direction": self.direction, "local": str(self.local_root), "remote": self.remote,
+                "unchanged": self.unchanged, "changes": [asdict(c) for c in self.changes],
+                "elsewhere": [asdict(c) for c in self.elsewhere]}
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A path changed on both sides: ``kept_as`` is where the storage version now is (None when identical)."""
+
+    path: str
+    reason: str
+    kept_as: str | None
+
+
+@dataclass
+class Result:
+    """What an apply did: paths ``downloaded``, ``uploaded``, ``deleted``, ``verified`` (re-checked, already
+    identical), conflicts, deletions left proposed, and ``bytes`` transferred."""
+
+    direction: str
+    downloaded: list[str] = field(default_factory=list)
+    uploaded: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    verified: list[str] = field(default_factory=list)  # fetched to check, identical to the local file: not rewritten
+    conflicts: list[Conflict] = field(default_factory=list)
+    proposed_deletions: list[str] = field(default_factory=list)
+    bytes: int = 0
+
+    @property
+    def transferred(self) -> list[str]:
+        return self.downloaded + self.uploaded
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "transferred": len(self.transferred)}
+
+
+Progress = Callable[[dict], None]
+
+
+class NotebookSync:
+    """Sync ``local_root`` with ``remote`` using ``manifest`` as the base and ``file_filter`` for exclusions.
+
+    ``concurrency``: files transferred at once. ``plan()``/``apply()`` are coroutines; file hashing and scans
+    run in a worker thread so a server's event loop stays responsive.
+    """
+
+    def __init__(self, local_root: Path, remote: RemoteTree, manifest: Manifest,
+                 file_filter: FileFilter | None = None, concurrency: int = 16):
+        self.local_root = Path(local_root)
+        self.remote, self.manifest = remote, manifest
+        self.filter = file_filter or FileFilter()
+        self.concurrency = concurrency
+
+    def _skip(self, rel: str, is_dir: bool = False) -> bool:
+        name = rel.rsplit("/", 1)[-1]
+        if name.endswith(PARTIAL_SUFFIX) or (not is_dir and _CONFLICT_COPY.search(name)):
+            return True
+        return self.filter.excluded(rel, is_dir)
+
+    # -- plan -------------------------------------------------------------------------------------
+
+    async def plan(self, direction: str = PULL) -> Plan:
+        """Compare storage, disk and the manifest. Raises ``ValueError`` for an unknown ``direction`` and the
+        client's errors (e.g. ``AuthorizationError``) when storage cannot be listed."""
+        if direction not in (PULL, PUSH):
+            raise ValueError(f"direction must be {PULL!r} or {PUSH!r}, not {direction!r}")
+        listed_at = int(time.time())
+        remote = await self.remote.list_files(lambda rel: self._skip(rel, True))
+        remote = {p: f for p, f in remote.items() if not self._skip(p)}
+        local = await asyncio.to_thread(self._scan_local)
+        plan = Plan(direction, self.local_root, self.remote.uri, listed_at=listed_at)
+        entries = self.manifest.entries
+        paths = sorted(set(remote) | set(local) | set(entries))
+        local_states = await asyncio.to_thread(
+            lambda: [self._local_state(p, local.get(p), entries.get(p)) for p in paths])
+        for path, (ls, sha) in zip(paths, local_states):
+            r, stat = remote.get(path), local.get(path)
+            rs = _remote_state(r, entries.get(path))
+            plan._snapshot[path] = (r, stat, sha)
+            change, other = _decide(direction, path, rs, ls, r)
+            if change:
+                plan.changes.append(change)
+            elif other:
+                plan.elsewhere.append(other)
+            elif rs == ls == "same":
+                plan.unchanged += 1
+        return plan
+
+    def _scan_local(self) -> dict[str, os.stat_result]:
+        found: dict[str, os.stat_result] = {}
+        if not self.local_root.is_dir():
+            return found
+        for folder, dirs, files in os.walk(self.local_root):
+            rel_folder = Path(folder).relative_to(self.local_root).as_posix()
+            prefix = "" if rel_folder == "." else rel_folder + "/"
+            dirs[:] = [d for d in dirs if not self._skip(prefix + d, True)]
+            for name in files:
+                rel = prefix + name
+                if not self._skip(rel):
+                    st = os.stat(os.path.join(folder, name))
+                    found[rel] = st
+        return found
+
+    def _local_state(self, path: str, stat: os.stat_result | None, base: Entry | None) -> tuple[str, str | None]:
+        if stat is None:
+            return ("deleted" if base else "absent"), None
+        if base is None:
+            return "new", None
+        if stat.st_size == base.size and stat.st_mtime_ns == base.local_mtime_ns:
+            return "same", base.sha256
+        sha = sha256_file(self.local_root / path)
+        return ("same" if sha == base.sha256 else "changed"), sha
+
+    # -- apply ------------------------------------------------------------------------------------
+
+    async def apply(self, plan: Plan, *, delete: bool | Iterable[str] = False, progress: Progress | None = None) -> Result:
+        """Carry out ``plan``. ``delete``: True applies every proposed deletion, an iterable only those paths.
+        ``progress(event)`` gets ``{"done", "total", "path", "action", "bytes"}`` after each step.
+
+        A file edited locally after planning is never overwritten: its download becomes a conflict copy.
+        Errors from storage propagate after the steps already finished were recorded (re-plan to resume).
+        """
+        wanted = set(c.path for c in plan.deletions) if delete is True else set(delete or ())
+        result = Result(plan.direction)
+        result.proposed_deletions = [c.path for c in plan.deletions if c.path not in wanted]
+        steps = [c for c in plan.changes if c.action not in ("delete-local", "delete-remote") or c.path in wanted]
+        await asyncio.to_thread(self._remove_partials)
+        sem = asyncio.Semaphore(self.concurrency)
+        done = 0
+
+        async def run(change: Change) -> None:
+            nonlocal done
+            async with sem:
+                await self._step(plan, change, result)
+            done += 1
+            if progress:
+                progress({"done": done, "total": len(steps), "path": change.path, "action": change.action,
+                          "bytes": result.bytes})
+
+        try:
+            await _gather_all([run(c) for c in steps])
+        finally:
+            await asyncio.to_thread(self.manifest.compact)
+        for lst in (result.downloaded, result.uploaded, result.deleted, result.verified):
+            lst.sort()
+        result.conflicts.sort(key=lambda c: c.path)
+        return result
+
+    async def _step(self, plan: Plan, change: Change, result: Result) -> None:
+        path, action = change.path, change.action
+        remote_file, stat, sha = plan._snapshot[path]
+        target = self.local_root / path
+        if action == "download":
+            kept = await self._download(path, remote_file, plan.listed_at, expect=stat, local_sha=sha)
+            if kept == _VERIFIED:
+                result.verified.append(path)
+            elif kept is None:
+                result.downloaded.append(path)
+                result.bytes += remote_file.size
+            else:
+                result.conflicts.append(Conflict(path, "changed on disk while pulling", kept))
+        elif action == "upload":
+            uploaded = await self._upload(path)
+            result.uploaded.append(path)
+            result.bytes += uploaded.size
+        elif action == "conflict":
+            await self._conflict(plan, change, result)
+        elif action == "delete-local":
+            if stat is not None and _same_stat(target, stat):
+                target.unlink()
+                self.manifest.forget(path)
+                result.deleted.append(path)
+        elif action == "delete-remote":
+            await self.remote.delete(path)
+            self.manifest.forget(path)
+            result.deleted.append(path)
+        elif action == "forget":
+            self.manifest.forget(path)
+
+    async def _conflict(self, plan: Plan, change: Change, result: Result) -> None:
+        path = change.path
+        remote_file, stat, sha = plan._snapshot[path]
+        if remote_file is None:  # deleted on storage, changed on disk
+            if plan.direction == PUSH:
+                await self._upload(path)
+                result.uploaded.append(path)
+            else:
+                self.manifest.forget(path)  # the local file stays, now simply new on disk
+            result.conflicts.append(Conflict(path, change.reason, None))
+            return
+        if stat is None:  # deleted on disk, changed on storage: restore it
+            kept = await self._download(path, remote_file, plan.listed_at, expect=None)
+            result.downloaded.append(path)
+            result.conflicts.append(Conflict(path, change.reason, kept))
+            return
+        kept = await self._download(path, remote_file, plan.listed_at, expect=stat, beside=True)
+        result.bytes += remote_file.size
+        if kept is None:  # same content on both sides (e.g. a first sync into a checkout): nothing to resolve
+            result.verified.append(path)
+        else:
+            result.conflicts.append(Conflict(path, change.reason, kept))
+
+    async def _download(self, path: str, remote_file: RemoteFile, listed_at: int, *,
+                        expect: os.stat_result | None, local_sha: str | None = None, beside: bool = False) -> str | None:
+        """Download ``path`` atomically. Returns None when written in place, ``_VERIFIED`` when the local file
+        (``local_sha``, as planned) already had this content, else the relative path of the conflict copy.
+        ``expect``: the local stat the plan saw (None: absent); if the file changed since, or ``beside``, the
+        download is kept as a copy unless its content equals the local file."""
+        target = self.local_root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}{PARTIAL_SUFFIX}")
+
+        def record(sha: str, local_mtime_ns: int) -> None:
+            self.manifest.record(Entry(path, remote_file.size, sha, remote_file.mtime, local_mtime_ns, listed_at))
+
+        try:
+            await self.remote.download(path, tmp)
+            sha = await asyncio.to_thread(sha256_file, tmp)
+            if not beside and _same_stat(target, expect):
+                if sha == local_sha and expect is not None:
+                    record(sha, expect.st_mtime_ns)
+                    return _VERIFIED
+                os.replace(tmp, target)
+                record(sha, target.stat().st_mtime_ns)
+                return None
+            current_sha = await asyncio.to_thread(sha256_file, target) if target.exists() else None
+            if sha == current_sha:  # identical content: nothing to keep twice
+                record(sha, target.stat().st_mtime_ns)
+                return None
+            copy = _conflict_copy(target)
+            os.replace(tmp, copy)
+            # The storage version becomes the base: the local file reads as an edit on top of it.
+            record(sha, -1)
+            return copy.relative_to(self.local_root).as_posix()
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    async def _upload(self, path: str) -> RemoteFile:
+        src = self.local_root / path
+        before = src.stat()
+        sha = await asyncio.to_thread(sha256_file, src)
+        uploaded = await self.remote.upload(src, path)
+        self.manifest.record(Entry(path, uploaded.size, sha, uploaded.mtime,
+                                   before.st_mtime_ns if _same_stat(src, before) else -1, int(time.time())))
+        return uploaded
+
+    def _remove_partials(self) -> None:
+        if self.local_root.is_dir():
+            for leftover in self.local_root.rglob(f"*{PARTIAL_SUFFIX}"):
+                leftover.unlink(missing_ok=True)
+
+
+def _remote_state(r: RemoteFile | None, base: Entry | None) -> str:
+    if r is None:
+        return "deleted" if base else "absent"
+    if base is None:
+        return "new"
+    if (r.size, r.mtime) != (base.size, base.remote_mtime):
+        return "changed"
+    # Storage mtimes have 1 s resolution: a same-size edit in the second we listed would look unchanged
+    # ("racy git"). Such entries are re-checked by content (downloaded, hashed, not rewritten if identical).
+    return "same" if r.mtime < base.listed_at - RACY_SECONDS else "changed"
+
+
+def _decide(direction: str, path: str, rs: str, ls: str, r: RemoteFile | None) -> tuple[Change | None, Change | None]:
+    """(step for this direction, change only the other direction would carry)."""
+    size = r.size if r else 0
+    if rs in ("new", "changed") and ls in ("new", "changed"):
+        return Change(path, "conflict", f"{rs} on storage and {ls} on disk", size), None
+    if rs == "deleted" and ls == "deleted":
+        return Change(path, "forget", "deleted on both sides"), None
+    if rs == "changed" and ls == "deleted":
+        return Change(path, "conflict", "changed on storage, deleted on disk", size), None
+    if rs == "deleted" and ls == "changed":
+        return Change(path, "conflict", "deleted on storage, changed on disk"), None
+    pull = {"new": ("download", "new on storage"), "changed": ("download", "changed on storage"),
+            "deleted": ("delete-local", "deleted on storage")}
+    push = {"new": ("upload", "new on disk"), "changed": ("upload", "changed on disk"),
+            "deleted": ("delete-remote", "deleted on disk")}
+    mine, theirs, state, other_state = (pull, push, rs, ls) if direction == PULL else (push, pull, ls, rs)
+    change = other = None
+    if state in mine:
+        action, reason = mine[state]
+        change = Change(path, action, reason, size if action == "download" else 0)
+    if other_state in theirs:
+        action, reason = theirs[other_state]
+        other = Change(path, action, reason, size if action == "download" else 0)
+    return change, (other if change is None else None)
+
+
+def _same_stat(path: Path, expect: os.stat_result | None) -> bool:
+    """Whether ``path`` is still as planned (absent when ``expect`` is None)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return expect is None
+    return expect is not None and (st.st_size, st.st_mtime_ns) == (expect.st_size, expect.st_mtime_ns)
+
+
+def _conflict_copy(target: Path) -> Path:
+    stem, suffix = (target.stem, target.suffix) if target.suffix else (target.name, "")
+    for n in range(1, 10_000):
+        copy = target.with_name(f"{stem}{CONFLICT_MARK}{'' if n == 1 else f'-{n}'}{suffix}")
+        if not copy.exists():
+            return copy
+    raise FileExistsError(f"too many conflict copies of {target}: resolve them first")
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's content (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+async def _gather_all(coros: list) -> None:
+    """Run all; if some fail, let the others finish (their results are journaled), then raise the first error."""
+    results = await asyncio.gather(*coros, return_exceptions=True)
+    for res in results:
+        if isinstance(res, BaseException):
+            raise res

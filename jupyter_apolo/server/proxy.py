@@ -1,0 +1,255 @@
+"""The platform proxy: the browser calls ``<base_url>apolo/api/v1/<path>`` and
+``<base_url>apolo/storage/<org>/<project>/<path>``; this server forwards them to ``{api}/<path>``
+and the current cluster's ``{storage_url}/<org>/<project>/<path>`` with the platform token added.
+
+Safety rules (design.md "The browser never holds a platform token"):
+
+- only allow-listed calls go through (``c.ApoloServer.api_allow`` / ``storage_allow``);
+- the path is forwarded as received, after refusing empty segments (``//host``), ``.``/``..``
+  (also percent-encoded) and encoded slashes/backslashes, so it can never leave the base URL;
+- only a few request headers go upstream (never the Jupyter cookie or token), hop-by-hop and
+  cookie headers never come back, upstream redirects are refused (never followed);
+- bodies stream chunk by chunk both ways with back-pressure (constant memory); a client that
+  disconnects cancels the upstream request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from functools import lru_cache
+from typing import AsyncIterator
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import httpx
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.utils import ensure_async
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from ..client import ApoloError, AsyncApolo
+from .handlers import AUTH_RESOURCE, ApoloHandler, JSONError
+
+#: RFC 7230 §6.1 hop-by-hop headers, plus what must not cross the proxy in either direction.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+                        "trailer", "trailers", "transfer-encoding", "upgrade"})
+DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"set-cookie", "www-authenticate", "location", "server", "date",
+                                         "content-security-policy", "access-control-allow-origin"}
+#: The only request headers forwarded: what the platform's jobs/storage protocol reads (§0, §4.1).
+FORWARDED_REQUEST_HEADERS = ("Accept", "Content-Type", "Content-Range", "Range", "Content-Length")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: Storage operation a method means when ``?op=`` is absent (reference §4.1, ★ column).
+DEFAULT_OP = {"GET": "OPEN", "HEAD": "OPEN", "PUT": "CREATE", "PATCH": "WRITE", "POST": "RENAME", "DELETE": "DELETE"}
+QUEUED_CHUNKS = 4  # request-body chunks buffered between browser and platform (tornado reads 64 KiB each)
+
+
+def checked_subpath(raw: str) -> str:
+    """``raw``: the still percent-encoded request path after the route prefix.
+
+    Returns it (one trailing ``/`` removed) when it cannot escape the upstream base URL.
+    Raises ``JSONError(400)`` for an empty segment (``//host``, absolute URLs), a ``.``/``..``
+    segment (also as ``%2e%2e``), an encoded ``/`` or ``\\`` (``%2f``, ``%5c``) or a control character.
+    """
+    path = raw[:-1] if raw.endswith("/") else raw
+    if not path:
+        return ""
+    for segment in path.split("/"):
+        decoded = unquote(segment)
+        if not segment:
+            problem = "an empty segment ('//')"
+        elif decoded in (".", ".."):
+            problem = f"a {decoded!r} segment"
+        elif "/" in decoded or "\\" in decoded or "\\" in segment:
+            problem = "an encoded slash or a backslash"
+        elif any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
+            problem = "a control character"
+        else:
+            continue
+        raise JSONError(400, f"Refused path {raw!r}: it contains {problem}. Use a plain relative platform path.")
+    return path
+
+
+@lru_cache(maxsize=8)
+def _api_rules(entries: tuple[str, ...]) -> tuple[tuple[str, re.Pattern], ...]:
+    rules = []
+    for entry in entries:
+        method, _, pattern = entry.strip().partition(" ")
+        rules.append((method.upper(), re.compile(pattern.strip())))
+    return tuple(rules)
+
+
+def api_allowed(method: str, path: str, entries: tuple[str, ...]) -> bool:
+    """Whether ``method path`` (path after ``{api}/``) matches an ``"METHOD regex"`` entry."""
+    return any(m == method and rx.fullmatch(path) for m, rx in _api_rules(entries))
+
+
+def storage_op(method: str, query: str) -> str:
+    """The storage operation of a request: its ``?op=`` (case-insensitive) or the method's default.
+
+    Raises ``JSONError(400)`` for more than one ``op`` (the platform's "Ambiguous operations").
+    """
+    ops = [v for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() == "op"]
+    if len(ops) > 1:
+        raise JSONError(400, "Ambiguous operations: give one ?op= per request.")
+    return (ops[0] if ops else DEFAULT_OP.get(method, "")).upper()
+
+
+@web.stream_request_body
+class ProxyHandler(ApoloHandler):
+    """Streams one allow-listed call to the platform. Subclasses say where it goes.
+
+    Answers: the platform's status, headers (minus hop-by-hop/cookies) and body, streamed;
+    upstream errors as ``{"error": <platform message>, ...}`` with the platform's status;
+    403 JSON for a call outside the allow-list, 400 for an unsafe path, 502 when the platform
+    is unreachable or redirects, 504 when it is too slow (``c.ApoloServer.request_timeout``).
+    """
+
+    _exchange: asyncio.Future | None = None
+    _body: asyncio.Queue | None = None
+
+    def initialize(self, connection, prefix: str) -> None:  # type: ignore[override]
+        """``prefix``: the route's fixed part, e.g. ``/a%40b/apolo/api/v1/`` (still percent-encoded)."""
+        super().initialize(connection)
+        self.prefix = prefix
+
+    async def upstream_url(self, api: AsyncApolo, path: str) -> str:
+        raise NotImplementedError
+
+    def check_allowed(self, method: str, path: str) -> None:
+        raise NotImplementedError
+
+    async def prepare(self) -> None:
+        # Authentication, XSRF and authorization happen here, before the first body byte is read.
+        await super().prepare()
+        if self._finished:
+            return
+        if self.current_user is None:
+            raise web.HTTPError(403)
+        method = self.request.method or ""
+        action = "read" if method in ("GET", "HEAD") else "write"
+        if not await ensure_async(self.authorizer.is_authorized(self, self.current_user, action, AUTH_RESOURCE)):
+            raise web.HTTPError(403, f"User is not authorized to {action} on resource: {AUTH_RESOURCE}.")
+        raw = self.request.path
+        if not raw.startswith(self.prefix):
+            raise JSONError(400, f"Refused path {raw!r}: expected it under {self.prefix!r}.")
+        path = checked_subpath(raw[len(self.prefix):])
+        self.check_allowed(method, path)
+        if method in BODY_METHODS:
+            self.request.connection.set_max_body_size(self.connection.settings.max_upload_bytes)
+            self._body = asyncio.Queue(maxsize=QUEUED_CHUNKS)
+        self._exchange = asyncio.ensure_future(self._forward(method, path))
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self._body is not None and self._exchange is not None and not self._exchange.done():
+            await self._feed(chunk)
+        # else: no upstream body, or the upstream call already ended: discard
+
+    async def _feed(self, item: bytes | None) -> None:
+        """Queue one body chunk (None = end), waiting for room unless the upstream call ends."""
+        assert self._body is not None and self._exchange is not None
+        put = asyncio.ensure_future(self._body.put(item))
+        await asyncio.wait({put, self._exchange}, return_when=asyncio.FIRST_COMPLETED)
+        put.cancel()
+
+    def on_connection_close(self) -> None:
+        # The browser went away: cancelling closes the upstream request (and its connection).
+        if self._exchange is not None:
+            self._exchange.cancel()
+
+    async def _complete(self) -> None:
+        assert self._exchange is not None
+        if self._body is not None and not self._exchange.done():
+            await self._feed(None)
+        await asyncio.wait({self._exchange})
+        if not self._exchange.cancelled():
+            self._exchange.result()  # raises the upstream error, answered as JSON
+
+    @web.authenticated
+    @authorized
+    async def get(self, *_args: str) -> None:
+        await self._complete()
+
+    head = post = put = patch = delete = get
+
+    async def _request_body(self) -> AsyncIterator[bytes]:
+        assert self._body is not None
+        while (chunk := await self._body.get()) is not None:
+            yield chunk
+
+    async def _forward(self, method: str, path: str) -> None:
+        api = await self.connection.client()
+        url = await self.upstream_url(api, path)
+        if self.request.query:
+            url = f"{url}?{self.request.query}"
+        headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := self.request.headers.get(k)) is not None}
+        kw: dict = {"headers": headers, "timeout": self.connection.timeout()}
+        if self._body is not None:
+            kw["content"] = self._request_body()
+        try:
+            async with api.stream(method, url, **kw) as resp:
+                self._relay_head(resp, path)
+                async for chunk in resp.aiter_raw():
+                    self.write(chunk)
+                    await self.flush()  # back-pressure: wait until the browser's socket takes it
+        except (ApoloError, JSONError):
+            if not self._headers_written:
+                raise  # becomes a JSON error answer
+            self._abort("the platform connection failed mid-response")
+            return
+        except StreamClosedError:
+            return  # the browser went away; leaving the block closed the upstream response
+        self.finish()
+
+    def _relay_head(self, resp: httpx.Response, path: str) -> None:
+        if 300 <= resp.status_code < 400:
+            target = urlsplit(resp.headers.get("location", "")).netloc or "another location"
+            raise JSONError(502, f"The platform redirected {self.request.method} {path!r} to {target}; "
+                                 "the jupyter-apolo proxy never follows redirects.")
+        self.set_status(resp.status_code, resp.reason_phrase or None)
+        named = {h.strip().lower() for h in resp.headers.get("connection", "").split(",")}
+        relayed: set[str] = set()
+        for name, value in resp.headers.multi_items():
+            key = name.lower()
+            if key in DROPPED_RESPONSE_HEADERS or key in named:
+                continue
+            (self.add_header if key in relayed else self.set_header)(name, value)
+            relayed.add(key)
+
+    def _abort(self, why: str) -> None:
+        """Cut the browser's connection so a truncated body cannot look complete."""
+        self.log.warning("apolo proxy: %s %s aborted: %s", self.request.method, self.request.path, why)
+        self.request.connection.stream.close()
+        self._finished = True
+
+    def finish(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # APIHandler.finish forces application/json; keep the platform's content type.
+        kwargs.setdefault("set_content_type", self._headers.get("Content-Type", "application/json"))
+        return super().finish(*args, **kwargs)
+
+
+class ApiProxyHandler(ProxyHandler):
+    """``<base_url>apolo/api/v1/<path>`` -> ``{api}/<path>`` (jobs, users/permissions, config)."""
+
+    def check_allowed(self, method: str, path: str) -> None:
+        entries = tuple(self.connection.settings.api_allow)
+        if not api_allowed(method, path, entries):
+            raise JSONError(403, f"The jupyter-apolo proxy does not forward {method} {path!r}; "
+                                 "allowed calls are listed in c.ApoloServer.api_allow.")
+
+    async def upstream_url(self, api: AsyncApolo, path: str) -> str:
+        return f"{api.config.url}/{path}" if path else api.config.url
+
+
+class StorageProxyHandler(ProxyHandler):
+    """``<base_url>apolo/storage/<org>/<project>/<path>`` -> ``{storage_url}/<org>/<project>/<path>``
+    of the current cluster (reference §4.1)."""
+
+    def check_allowed(self, method: str, path: str) -> None:
+        op = storage_op(method, self.request.query)
+        if f"{method} {op}" not in {e.strip().upper() for e in self.connection.settings.storage_allow}:
+            raise JSONError(403, f"The jupyter-apolo proxy does not forward storage {method} op={op}; "
+                                 "allowed operations are listed in c.ApoloServer.storage_allow.")
+
+    async def upstream_url(self, api: AsyncApolo, path: str) -> str:
+        base = (await api.cluster_info()).storage_url
+        return f"{base}/{path}" if path else base

@@ -1,0 +1,87 @@
+"""``%apolo notebooks status|pull|push``, ``%apolo commit`` and ``%apolo push`` in a real IPython shell against
+the embedded platform, from the kernel's working directory inside the checkout."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import nbformat
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from jupyter_apolo.client.errors import NotFoundError
+from tests.notebooks.conftest import NOTEBOOKS_URI, git
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def shell(platform, team, monkeypatch):
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "jupyter_apolo")
+    ip.run_line_magic("config", f"ApoloMagics.url = {platform.url!r}")
+    ip.run_line_magic("config", f"ApoloMagics.token = {platform.token('alice')!r}")
+    ip.run_line_magic("config", "ApoloMagics.progress = False")
+    yield lambda line: ip.run_line_magic("apolo", line)
+    ip.run_line_magic("config", "ApoloMagics.token = ''")
+    ip.run_line_magic("config", "ApoloMagics.url = ''")
+
+
+@pytest.fixture
+def on_storage(session, shared_fixtures):
+    api = session("alice").api
+    try:
+        api.storage.rm(NOTEBOOKS_URI, recursive=True)
+    except NotFoundError:
+        pass
+    api.storage.mkdir(NOTEBOOKS_URI + "/jupyter-docs", parents=True)
+    for name in ("Running Code.ipynb", "Notebook Basics.ipynb"):
+        api.transfer.upload_file(shared_fixtures / "notebooks/jupyter-docs" / name, f"{NOTEBOOKS_URI}/jupyter-docs/{name}")
+    time.sleep(1.1)
+
+
+def test_status_pull_commit_push_from_the_kernel_directory(shell, on_storage, checkout, tmp_path, monkeypatch):
+    monkeypatch.chdir(checkout / "notebooks")  # the kernel's working directory
+    status = shell("notebooks status")
+    assert {(c.path, c.action) for c in status.plan.changes} == {
+        ("jupyter-docs/Running Code.ipynb", "download"), ("jupyter-docs/Notebook Basics.ipynb", "download")}
+    assert status.result is None and "download" in repr(status) and "<li>" in status._repr_html_()
+
+    dry = shell("notebooks pull --dry-run")
+    assert dry.result is None and not (checkout / "notebooks/jupyter-docs").exists()
+
+    pulled = shell(f"notebooks pull {checkout}")
+    assert pulled.result.downloaded == ["jupyter-docs/Notebook Basics.ipynb", "jupyter-docs/Running Code.ipynb"]
+    assert "downloaded" in repr(pulled)
+    assert shell("notebooks pull").result.transferred == []
+
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(checkout, "remote", "add", "origin", str(bare))
+    commit = shell('commit -m "Notebooks from the team" jupyter-docs')
+    assert commit.data.files == ["notebooks/jupyter-docs/Notebook Basics.ipynb", "notebooks/jupyter-docs/Running Code.ipynb"]
+    assert git(checkout, "log", "-1", "--format=%s").strip() == "Notebooks from the team"
+    shell("push")
+    assert git(bare, "log", "-1", "--format=%s", "main").strip() == "Notebooks from the team"
+
+    nb = nbformat.read("jupyter-docs/Running Code.ipynb", as_version=4)
+    nb.cells[0].source += "\nedited in the lab"
+    nbformat.write(nb, "jupyter-docs/Running Code.ipynb")
+    pushed = shell("notebooks push")
+    # demo.ipynb (from the template, never on storage) goes up too
+    assert pushed.result.uploaded == ["demo.ipynb", "jupyter-docs/Running Code.ipynb"]
+
+
+def test_usage_errors_name_the_fix(shell, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="not inside an apolo-flow project"):
+        shell("notebooks status")
+    with pytest.raises(UsageError, match="choose one of pull, push, status"):
+        shell("notebooks sync")
+    with pytest.raises(UsageError, match="-m"):
+        shell("commit notebooks")
+    with pytest.raises(UsageError, match="not inside a git repository"):
+        shell('commit -m "x"')
+    assert os.getcwd() == str(tmp_path)

@@ -1,0 +1,143 @@
+"""The notebooks endpoints of the server extension, in a real ``jupyter server`` subprocess (no pytest-jupyter here:
+its loop fixtures would leak into the rest of this folder), talking to the embedded platform as alice."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import nbformat
+import pytest
+
+from jupyter_apolo.client.errors import NotFoundError
+from tests.notebooks.conftest import NOTEBOOKS_URI, git, make_checkout
+from tests.support.platform import wait_for
+
+pytestmark = pytest.mark.timeout(300)
+TOKEN = "notebooks-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(platform, team, tmp_path_factory):
+    """A jupyter server with the extension, root_dir = a temp folder; yields (httpx client, root_dir)."""
+    base = tmp_path_factory.mktemp("jupyter")
+    root, config = base / "root", base / "config"
+    root.mkdir(), config.mkdir()
+    (base / "apolo-token").write_text(platform.token("alice"))
+    (config / "jupyter_server_config.json").write_text(json.dumps({
+        "ServerApp": {"jpserver_extensions": {"jupyter_apolo": True}, "token": TOKEN, "root_dir": str(root),
+                      "open_browser": False},
+        "IdentityProvider": {"token": TOKEN},
+        "ApoloServer": {"url": platform.url, "token_file": str(base / "apolo-token")},
+        "ApoloNotebooks": {"clear_outputs": True},
+    }))
+    port = free_port()
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("APOLO_", "NEURO_"))}
+    env.update(JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(base / "runtime"), HOME=str(base))
+    log = open(base / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
+                             "--no-browser", "--allow-root"], env=env, stdout=log, stderr=log)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}/", headers={"Authorization": f"token {TOKEN}"},
+                          timeout=120)
+
+    def up() -> bool:
+        try:
+            return client.get("apolo/version").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, 60, interval=0.2, what=f"jupyter server (log: {base / 'server.log'})")
+        yield client, root
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(20)
+
+
+@pytest.fixture
+def project(lab, session, shared_fixtures, tmp_path):
+    client, root = lab
+    api = session("alice").api
+    try:
+        api.storage.rm(NOTEBOOKS_URI, recursive=True)
+    except NotFoundError:
+        pass
+    api.storage.mkdir(NOTEBOOKS_URI, parents=True)
+    api.transfer.upload_file(shared_fixtures / "notebooks/jupyter-docs/Running Code.ipynb", f"{NOTEBOOKS_URI}/Running Code.ipynb")
+    time.sleep(1.1)
+    name = f"project-{tmp_path.name}"
+    return make_checkout(root / name, shared_fixtures / "flow-project"), name
+
+
+def test_plan_apply_diff_commit_push(lab, project, tmp_path):
+    client, root = lab
+    checkout, name = project
+    plan = client.get("apolo/notebooks/plan", params={"path": f"{name}/notebooks"})
+    assert plan.status_code == 200, plan.text
+    assert [(c["path"], c["action"]) for c in plan.json()["changes"]] == [("Running Code.ipynb", "download")]
+    assert [(c["path"], c["reason"]) for c in plan.json()["elsewhere"]] == [("demo.ipynb", "new on disk")]
+
+    with client.stream("POST", "apolo/notebooks/apply", json={"path": name}) as resp:
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("application/x-ndjson")
+        events = [json.loads(line) for line in resp.iter_lines() if line]
+    assert [e["event"] for e in events] == ["progress", "result"]
+    assert events[0] == {"event": "progress", "done": 1, "total": 1, "path": "Running Code.ipynb",
+                         "action": "download", "bytes": events[-1]["bytes"]}
+    assert events[-1]["downloaded"] == ["Running Code.ipynb"] and events[-1]["transferred"] == 1
+
+    status = client.get("apolo/notebooks/status", params={"path": f"{name}/notebooks"}).json()
+    assert status["files"] == [{"path": "notebooks/Running Code.ipynb", "index": "?", "worktree": "?"}]
+    nb_path = checkout / "notebooks/demo.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.cells[0].source = "# Changed title"
+    nbformat.write(nb, nb_path)
+    diff = client.get("apolo/notebooks/diff", params={"path": f"{name}/notebooks/demo.ipynb"}).json()
+    assert diff["kind"] == "notebook" and diff["diff"] and "Changed title" in diff["text"]
+    assert diff["base"]["cells"][0]["source"] != "# Changed title"
+    text = client.get("apolo/notebooks/diff", params={"path": f"{name}/.neuroignore"}).json()
+    assert text == {"kind": "text", "path": ".neuroignore", "text": ""}
+
+    had_outputs = any(c.get("outputs") for c in nbformat.read(checkout / "notebooks/Running Code.ipynb", 4).cells)
+    commit = client.post("apolo/notebooks/commit", json={
+        "message": "Team notebooks", "paths": [f"{name}/notebooks/Running Code.ipynb", f"{name}/notebooks/demo.ipynb"]})
+    assert commit.status_code == 200, commit.text
+    assert commit.json()["files"] == ["notebooks/Running Code.ipynb", "notebooks/demo.ipynb"]
+    committed = json.loads(git(checkout, "show", "HEAD:notebooks/Running Code.ipynb"))
+    # c.ApoloNotebooks.clear_outputs: outputs cleared in the commit, kept in the working tree
+    assert had_outputs and not any(c.get("outputs") for c in committed["cells"])
+    assert any(c.get("outputs") for c in nbformat.read(checkout / "notebooks/Running Code.ipynb", 4).cells)
+
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(checkout, "remote", "add", "origin", str(bare))
+    pushed = client.post("apolo/notebooks/push", json={"path": name})
+    assert pushed.status_code == 200, pushed.text
+    assert git(bare, "rev-parse", "main").strip() == commit.json()["sha"]
+
+
+def test_errors_are_json_with_the_fix(lab, project):
+    client, root = lab
+    checkout, name = project
+    outside = client.get("apolo/notebooks/plan", params={"path": "../.."})
+    assert outside.status_code == 400 and "outside the server's root" in outside.json()["error"]
+    (root / "plain").mkdir(exist_ok=True)
+    no_project = client.get("apolo/notebooks/plan", params={"path": "plain"})
+    assert no_project.status_code == 400 and "not inside an apolo-flow project" in no_project.json()["error"]
+    nothing = client.post("apolo/notebooks/commit", json={"message": "x", "paths": [f"{name}/notebooks"]})
+    assert nothing.status_code == 409 and "nothing to commit" in nothing.json()["error"]
+    no_remote = client.post("apolo/notebooks/push", json={"path": name})
+    assert no_remote.status_code == 409 and "git remote add origin" in no_remote.json()["error"]
+    anonymous = httpx.get(str(client.base_url) + "apolo/notebooks/plan", params={"path": name})
+    assert anonymous.status_code == 403 or anonymous.status_code == 401

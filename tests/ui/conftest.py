@@ -1,0 +1,99 @@
+"""Browser tests: the embedded platform, real JupyterLab servers and headless Debian Chromium
+through sync Playwright. Run on their own: ``.venv/bin/pytest tests/ui`` (never in the same
+process as pytest-jupyter, whose event-loop fixtures break sync Playwright)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.support.platform import REPO, LocalPlatform
+from tests.ui.lab import Lab
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+
+
+def passed_config(platform: LocalPlatform, user: str) -> str:
+    """``NEURO_PASSED_CONFIG`` for ``user``, as ``apolo run --pass-config`` sets it in a job."""
+    blob = {"token": platform.token(user), "cluster": platform.cluster, "url": platform.url,
+            "org_name": platform.org, "project_name": user}
+    return base64.b64encode(json.dumps(blob).encode()).decode()
+
+
+@pytest.fixture(scope="session")
+def ui_platform(tmp_path_factory):
+    """The embedded platform for the whole browser session (users alice and bob)."""
+    lp = LocalPlatform(tmp_path_factory.mktemp("platform") / "root").start()
+    lp.token("alice")
+    lp.token("bob")
+    yield lp
+    lp.stop()
+
+
+@pytest.fixture(scope="session")
+def start_lab(tmp_path_factory):
+    """``start_lab(env=..., args=...)`` -> a running ``Lab``; all are stopped at session end."""
+    labs: list[Lab] = []
+
+    def start(env: dict[str, str] | None = None, args: list[str] | None = None) -> Lab:
+        lab = Lab(tmp_path_factory.mktemp("lab"), env=env or {}, args=args or [])
+        labs.append(lab)
+        return lab.start(timeout=180)
+
+    yield start
+    for lab in labs:
+        lab.stop()
+
+
+@pytest.fixture(scope="session")
+def lab(start_lab, ui_platform):
+    """JupyterLab whose server extension talks to the platform as alice via NEURO_PASSED_CONFIG."""
+    return start_lab(env={"NEURO_PASSED_CONFIG": passed_config(ui_platform, "alice")})
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context and page (1280x800). Console errors are kept in ``page.errors``;
+    a failing test leaves ``<test name>-failure.png`` in the screenshots folder."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.errors = []
+    page.on("console", lambda msg: msg.type == "error" and page.errors.append(msg.text))
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / f"{request.node.name}-failure.png")
+    context.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """The folder for PNG artifacts (test-artifacts/screenshots/, kept by CI)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
