@@ -19,7 +19,8 @@ What stands in for the container:
   ``cat <root>/data/x``.
 - **HTTP port.** A job with ``http.port`` P gets a free loopback port L: ``NEURO_JOB_HTTP_PORT=L``,
   ``--port=P``/``--port P`` arguments become L, and ``http_url``/``http_url_named`` are
-  ``http://127.0.0.1:L``.
+  ``http://127.0.0.1:L``. Nothing stands in front of it: ``requires_auth`` is recorded, not
+  enforced (the port is reachable from this machine only).
 - **Logs.** stdout and stderr go, unbuffered by us, to ``jobs_root/<id>/output.log`` as raw
   bytes; ``output.idx`` records ``<offset> <epoch seconds>`` per chunk read, which gives
   ``since`` and ``timestamps`` for the log stream at chunk precision.
@@ -234,9 +235,12 @@ class Runner:
 
     async def kill(self, job_id: str, reason: str = "UserRequested", description: str | None = None) -> None:
         """Stop a live job: SIGTERM to its process group, SIGKILL after ``KILL_GRACE_SECONDS``;
-        returns once it is recorded as ``cancelled``. No-op for a job that is not live."""
+        returns once it is recorded as ``cancelled``. No-op for a finished job."""
         live = self.live.get(job_id)
-        if live is None:
+        if live is None:  # not run by this process (cannot happen after ``recover``): just record it
+            job = self.platform.load_job(job_id)
+            if job and job["status"] not in FINISHED:
+                self._record(job_id, "cancelled", reason, description)
             return
         if live.stop_reason is None:
             live.stop_reason = ("cancelled", reason, description)

@@ -415,5 +415,6 @@ def _comma_joined(statuses: Iterable[dict[str, Any]]) -> Iterable[str]:
 
 
 def routes(platform: Platform) -> list:
+    """``{api}/storage`` and everything below it (the org, then projects and their files)."""
     fs = ConfinedFS(platform.storage_root)
     return [(PREFIX + r"(?:/.*)?", StorageHandler, {"platform": platform, "fs": fs})]

@@ -58,7 +58,7 @@ class NotebooksHandler(ApoloHandler):
         self.notebooks = notebooks
 
     def local_path(self, rel: str | None) -> Path:
-        root = Path(self.settings.get("server_root_dir") or os.getcwd()).resolve()
+        root = Path(self.settings.get("server_root_dir") or os.getcwd()).expanduser().resolve()
         path = (root / (rel or "").lstrip("/")).resolve()
         if path != root and root not in path.parents:
             raise JSONError(400, f"path {rel!r} is outside the server's root directory")

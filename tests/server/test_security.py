@@ -31,8 +31,13 @@ async def test_unauthenticated_requests_are_refused(fetch, platform, method, pat
 
 
 @pytest.fixture
-async def cookie_session(http_server_client, jp_base_url, jp_serverapp, responses):
-    """Log in through the login form as a browser does -> ``(cookie header, xsrf token)``."""
+def cookie_session(http_server_client, jp_base_url, jp_serverapp, responses):
+    """``await cookie_session()``: log in through the login form as a browser does ->
+    ``(cookie header, xsrf token)``."""
+    return lambda: _login(http_server_client, jp_base_url, jp_serverapp, responses)
+
+
+async def _login(http_server_client, jp_base_url, jp_serverapp, responses):
     resp = await http_server_client.fetch(f"{jp_base_url}login", raise_error=False)
     xsrf = re.search(r"_xsrf=([^;]+)", " ".join(resp.headers.get_list("Set-Cookie"))).group(1)
     resp = await http_server_client.fetch(
@@ -47,7 +52,7 @@ async def cookie_session(http_server_client, jp_base_url, jp_serverapp, response
 
 
 async def test_cookie_session_post_needs_the_xsrf_header(fetch, cookie_session, platform):
-    cookie, xsrf = cookie_session
+    cookie, xsrf = await cookie_session()
     grant = json.dumps([{"uri": "storage://default/local/alice/xsrf-test", "action": "read"}])
     # a cookie-authenticated GET works: the session is real
     resp = await fetch("GET", "apolo/context", auth=False, headers={"Cookie": cookie})
@@ -68,7 +73,7 @@ async def test_cookie_session_post_needs_the_xsrf_header(fetch, cookie_session, 
 
 
 async def test_cookie_session_upload_needs_the_xsrf_header(fetch, cookie_session, platform):
-    cookie, _ = cookie_session
+    cookie, _ = await cookie_session()
     resp = await fetch("PUT", "apolo/storage/local/alice/xsrf.txt?op=CREATE", auth=False, body=b"evil",
                        headers={"Cookie": cookie})
     assert resp.code == 403
