@@ -18,7 +18,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Int, List, Unicode, observe
 
-from ..client import Apolo, ApoloConfig, ApoloError, resolve_config
+from ..client import Apolo, ApoloError, resolve_config
 from .errors import CommandError, one_line
 from .parser import HelpShown
 
@@ -76,11 +76,6 @@ class ApoloMagics(Magics):
             if self._api is None:
                 self._api = Apolo(resolve_config(**self.config_overrides()))
             return self._api
-
-    @property
-    def apolo_config(self) -> ApoloConfig:
-        """The resolved ``ApoloConfig`` (cluster/org/project filled in from the platform)."""
-        return self.api.config
 
     def close(self) -> None:
         """Close the client; the next command opens a new one with the current settings."""

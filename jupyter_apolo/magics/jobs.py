@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import os
 import queue
 import sys
 from typing import Any, Iterator
@@ -168,8 +169,6 @@ def this_job(ref: str | None) -> str:
 
     Raises ``CommandError`` when neither is available.
     """
-    import os
-
     if ref:
         return ref
     job_id = os.environ.get("NEURO_JOB_ID")

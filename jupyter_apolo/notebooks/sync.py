@@ -90,7 +90,7 @@ class Plan:
     elsewhere: list[Change] = field(default_factory=list)
     unchanged: int = 0
     listed_at: int = 0  # epoch seconds when storage was listed
-    _snapshot: dict = field(default_factory=dict, repr=False)  # path -> (RemoteFile|None, local stat|None, local sha)
+    _snapshot: dict = field(default_factory=dict, repr=False)  # path -> (RemoteFile|None, local stat|None, local sha, base sha)
 
     def of(self, *actions: str) -> list[Change]:
         return [c for c in self.changes if c.action in actions]
@@ -187,7 +187,8 @@ class NotebookSync:
         for path, (ls, sha) in zip(paths, local_states):
             r, stat = remote.get(path), local.get(path)
             rs = _remote_state(r, entries.get(path))
-            plan._snapshot[path] = (r, stat, sha)
+            base = entries.get(path)
+            plan._snapshot[path] = (r, stat, sha, base.sha256 if base else None)
             change, other = _decide(direction, path, rs, ls, r)
             if change:
                 plan.changes.append(change)
@@ -255,11 +256,12 @@ class NotebookSync:
         for lst in (result.downloaded, result.uploaded, result.deleted, result.verified):
             lst.sort()
         result.conflicts.sort(key=lambda c: c.path)
+        result.proposed_deletions.sort()
         return result
 
     async def _step(self, plan: Plan, change: Change, result: Result) -> None:
         path, action = change.path, change.action
-        remote_file, stat, sha = plan._snapshot[path]
+        remote_file, stat, sha, base_sha = plan._snapshot[path]
         target = self.local_root / path
         if action == "download":
             kept = await self._download(path, remote_file, plan.listed_at, expect=stat, local_sha=sha)
@@ -281,6 +283,8 @@ class NotebookSync:
                 target.unlink()
                 self.manifest.forget(path)
                 result.deleted.append(path)
+            else:  # edited since the plan: keep it, say so
+                result.proposed_deletions.append(path)
         elif action == "delete-remote":
             await self.remote.delete(path)
             self.manifest.forget(path)
@@ -290,7 +294,7 @@ class NotebookSync:
 
     async def _conflict(self, plan: Plan, change: Change, result: Result) -> None:
         path = change.path
-        remote_file, stat, sha = plan._snapshot[path]
+        remote_file, stat, sha, base_sha = plan._snapshot[path]
         if remote_file is None:  # deleted on storage, changed on disk
             if plan.direction == PUSH:
                 await self._upload(path)
@@ -304,7 +308,7 @@ class NotebookSync:
             result.downloaded.append(path)
             result.conflicts.append(Conflict(path, change.reason, kept))
             return
-        kept = await self._download(path, remote_file, plan.listed_at, expect=stat, beside=True)
+        kept = await self._download(path, remote_file, plan.listed_at, expect=stat, beside=True, base_sha=base_sha)
         result.bytes += remote_file.size
         if kept is None:  # same content on both sides (e.g. a first sync into a checkout): nothing to resolve
             result.verified.append(path)
@@ -312,7 +316,8 @@ class NotebookSync:
             result.conflicts.append(Conflict(path, change.reason, kept))
 
     async def _download(self, path: str, remote_file: RemoteFile, listed_at: int, *,
-                        expect: os.stat_result | None, local_sha: str | None = None, beside: bool = False) -> str | None:
+                        expect: os.stat_result | None, local_sha: str | None = None, beside: bool = False,
+                        base_sha: str | None = None) -> str | None:
         """Download ``path`` atomically. Returns None when written in place, ``_VERIFIED`` when the local file
         (``local_sha``, as planned) already had this content, else the relative path of the conflict copy.
         ``expect``: the local stat the plan saw (None: absent); if the file changed since, or ``beside``, the
@@ -337,6 +342,9 @@ class NotebookSync:
             current_sha = await asyncio.to_thread(sha256_file, target) if target.exists() else None
             if sha == current_sha:  # identical content: nothing to keep twice
                 record(sha, target.stat().st_mtime_ns)
+                return None
+            if sha == base_sha:  # storage did not change after all: the local file stays a local edit
+                record(sha, -1)
                 return None
             copy = _conflict_copy(target)
             os.replace(tmp, copy)
@@ -370,12 +378,21 @@ def _remote_state(r: RemoteFile | None, base: Entry | None) -> str:
         return "changed"
     # Storage mtimes have 1 s resolution: a same-size edit in the second we listed would look unchanged
     # ("racy git"). Such entries are re-checked by content (downloaded, hashed, not rewritten if identical).
-    return "same" if r.mtime < base.listed_at - RACY_SECONDS else "changed"
+    return "same" if r.mtime < base.listed_at - RACY_SECONDS else "unsure"
 
 
 def _decide(direction: str, path: str, rs: str, ls: str, r: RemoteFile | None) -> tuple[Change | None, Change | None]:
-    """(step for this direction, change only the other direction would carry)."""
+    """(step for this direction, change only the other direction would carry). ``rs`` may be ``unsure``: same
+    size and mtime as the base but within the second of that listing, so the content decides (downloaded, hashed)."""
     size = r.size if r else 0
+    if rs == "unsure":
+        if ls == "deleted":  # the local deletion is the news; a same-second storage edit is not worth a restore
+            rs = "same"
+        elif ls == "changed" or direction == PULL:
+            reason = "maybe changed on storage (same-second mtime): content is compared"
+            return Change(path, "conflict" if ls == "changed" else "download", reason, size), None
+        else:
+            rs = "same"  # a push of an unchanged local file has nothing to send
     if rs in ("new", "changed") and ls in ("new", "changed"):
         return Change(path, "conflict", f"{rs} on storage and {ls} on disk", size), None
     if rs == "deleted" and ls == "deleted":

@@ -29,12 +29,20 @@ function notice(kind: 'warning' | 'error', headline: string, ...details: (string
   const box = el('div', `jp-Apolo-notice jp-mod-${kind}`);
   box.setAttribute('role', 'alert');
   box.appendChild(el('p', 'jp-Apolo-noticeHeadline', headline));
-  for (const detail of details) {
+  details.forEach((detail, i) => {
     if (detail) {
-      box.appendChild(el('p', 'jp-Apolo-noticeDetail', detail));
+      // The first detail says what to do; later ones are diagnostics, in a quieter colour.
+      box.appendChild(el('p', i === 0 ? 'jp-Apolo-noticeText' : 'jp-Apolo-noticeDetail', detail));
     }
-  }
+  });
   return box;
+}
+
+/** Put `url` into `node`, letting the line break only after a `/` (not inside the port). */
+function breakAfterSlashes(node: HTMLElement, url: string): void {
+  for (const part of url.split(/(?<=\/)/)) {
+    node.append(part, document.createElement('wbr'));
+  }
 }
 
 /** The identity card: user, cluster/org/project, platform URL and kind, job. */
@@ -58,8 +66,13 @@ function identity(context: IApoloContext): HTMLElement {
   const details = el('dl', 'jp-Apolo-details');
   for (const [label, value, field] of rows) {
     details.appendChild(el('dt', 'jp-Apolo-label', label));
-    const dd = el('dd', 'jp-Apolo-value', value ?? '—');
+    const dd = el('dd', 'jp-Apolo-value');
     dd.dataset.field = field;
+    if (field === 'url' && value) {
+      breakAfterSlashes(dd, value);
+    } else {
+      dd.textContent = value ?? '—';
+    }
     dd.title = value ?? '';
     details.appendChild(dd);
   }
@@ -83,7 +96,7 @@ function renderConnection(connection: Connection | null): HTMLElement {
     case 'connected':
       return identity(connection.context);
     case 'missing-extension':
-      return notice('warning', MISSING_EXTENSION, connection.detail);
+      return notice('warning', 'Apolo is not available', MISSING_EXTENSION, connection.detail);
     case 'unconfigured':
       return notice('warning', 'Not connected to an Apolo platform', connection.error, connection.fix);
     case 'error':

@@ -11,7 +11,6 @@ measured on disk (local files whose mtime changed), so it counts the CLI and us 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time

@@ -13,7 +13,7 @@ JOB_ID = re.compile(r"job-[0-9a-f-]{36}")
 @pytest.fixture(scope="module")
 def job(platform, cli):
     """A running job of alice's, killed at the end of the module."""
-    out = cli("alice")("run", "--detach", "-s", "cpu-small", "--name", "shared-job", "python:3", "--", "sleep", "300")
+    out = cli("alice")("run", "--detach", "-s", "cpu-small", "--name", "shared-job", "python:3", "--", "sleep", "900")
     job_id = JOB_ID.search(out.stdout).group(0)
     yield job_id
     cli("alice")("kill", job_id)

@@ -47,7 +47,7 @@ def test_config_show_for_two_users(cli):
 def test_run_ps_status_share_logs_kill(platform, cli):
     alice, bob = cli("alice"), cli("bob")
     job = run_detached(alice, "--name", "sleeper", "--tag", "exp1", "--share", "bob", "python:3", "--",
-                       "python", "-u", "-c", "import time; print('tick'); time.sleep(120)")
+                       "python", "-u", "-c", "import time; print('tick'); time.sleep(900)")
     wait_status(platform, job, "running")
 
     assert job in ids(alice)  # default: pending/running/suspended of the current project
@@ -76,7 +76,7 @@ def test_run_ps_status_share_logs_kill(platform, cli):
 
 def test_bob_sees_alices_job_only_after_it_is_shared(platform, cli):
     alice, bob = cli("alice"), cli("bob")
-    job = run_detached(alice, "--name", "private", "python:3", "--", "sleep", "120")
+    job = run_detached(alice, "--name", "private", "python:3", "--", "sleep", "900")
     try:
         wait_status(platform, job, "running")
         assert job not in ids(bob, "-a", "--all-projects")
@@ -145,7 +145,7 @@ def test_volume_of_another_project_needs_permission(cli):
 def test_pass_config_works_while_the_job_runs_and_is_rejected_after(platform, cli, tmp_path):
     alice = cli("alice")
     job = run_detached(alice, "--pass-config", "-e", "NEURO_CLI_DISABLE_PYPI_VERSION_CHECK=1", "python:3", "--",
-                       "sh", "-c", "apolo --skip-stats --color=no config show; sleep 120")
+                       "sh", "-c", "apolo --skip-stats --color=no config show; sleep 900")
     log = platform.root / "jobs" / job / "output.log"
     wait_for(lambda: log.exists() and "User Name" in log.read_text(), 60, what="apolo config show inside the job")
     assert re.search(r"User Name\s+alice", log.read_text())
@@ -166,18 +166,15 @@ def test_pass_config_works_while_the_job_runs_and_is_rejected_after(platform, cl
     assert "401" in rejected.stderr, rejected.stderr  # the token died with its job
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--name", "x"), "Invalid value for '-n' / '--name'"),  # refused client-side, never sent
-    (("--name", "Bad_Name"), "Invalid value for '-n' / '--name'"),
-])
-def test_bad_names_are_refused(cli, args, message):
-    out = cli("alice")("run", "--detach", "-s", "cpu-small", *args, "python:3", "--", "true", check=False)
-    assert out.returncode == 2 and message in out.stderr, out.stderr
+@pytest.mark.parametrize("name", ["x", "Bad_Name"])
+def test_bad_names_are_refused(cli, name):
+    out = cli("alice")("run", "--detach", "-s", "cpu-small", "--name", name, "python:3", "--", "true", check=False)
+    assert out.returncode == 127 and f"Invalid job name '{name}'" in out.stderr, out.stderr
 
 
 def test_duplicate_live_name_is_a_clear_cli_error(platform, cli):
     alice = cli("alice")
-    job = run_detached(alice, "--name", "only-one", "python:3", "--", "sleep", "120")
+    job = run_detached(alice, "--name", "only-one", "python:3", "--", "sleep", "900")
     try:
         second = alice("run", "--detach", "-s", "cpu-small", "--name", "only-one", "python:3", "--", "true", check=False)
         assert second.returncode == 65, second.stderr

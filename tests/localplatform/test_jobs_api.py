@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
+import os
 
 import httpx
 import pytest
@@ -141,7 +141,7 @@ def test_malformed_json_and_non_object_bodies(platform):
 
 def test_duplicate_name_of_a_live_job_is_refused(platform):
     alice = platform.http("alice")
-    first = run(alice, "sleep 30", name="dupe")
+    first = run(alice, "sleep 600", name="dupe")
     resp = alice.post("/jobs?from_preset", json={"preset_name": "cpu-small", "image": "x", "command": "true", "name": "dupe"})
     assert resp.status_code == 400
     assert resp.json()["error"] == (
@@ -199,12 +199,11 @@ def test_kill_cancels_with_user_requested_and_process_group_dies(platform):
     job = alice.get(f"/jobs/{job['id']}").json()
     assert job["status"] == "cancelled" and job["history"]["reason"] == "UserRequested"
     assert "finished_at" in job["history"]
-    import os
-    wait_for(lambda: not _group_alive(os, pid), 10, what="the process group to die")
+    wait_for(lambda: not _group_alive(pid), 10, what="the process group to die")
     assert alice.delete(f"/jobs/{job['id']}").status_code == 204  # no-op when finished
 
 
-def _group_alive(os, pgid: int) -> bool:
+def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
         return True
@@ -214,7 +213,7 @@ def _group_alive(os, pgid: int) -> bool:
 
 def test_bump_life_span(platform):
     alice = platform.http("alice")
-    job = run(alice, "sleep 60", max_run_time_minutes=10)
+    job = run(alice, "sleep 600", max_run_time_minutes=10)
     resp = alice.put(f"/jobs/{job['id']}/max_run_time_minutes", json={"additional_max_run_time_minutes": 5})
     assert resp.status_code == 204, resp.text
     assert alice.get(f"/jobs/{job['id']}").json()["max_run_time_minutes"] == 15
@@ -269,7 +268,7 @@ def test_pass_config_token_lives_as_long_as_the_job(platform):
             "r = urllib.request.Request(c['url'] + '/jobs/' + os.environ['NEURO_JOB_ID'], "
             "headers={'Authorization': 'Bearer ' + c['token']}); "
             "print(json.load(urllib.request.urlopen(r))['status'], c['cluster'], c['org_name'], c['project_name'], flush=True); "
-            "import time; time.sleep(60)")
+            "import time; time.sleep(600)")
     job = run(alice, f'python -c "{code}"', pass_config=True)
     wait_for(lambda: log_so_far(platform, job["id"]).endswith("\n"), 20, what="the job's output")
     assert log_so_far(platform, job["id"]) == "running default local alice\n"
@@ -285,10 +284,9 @@ def test_pass_config_token_lives_as_long_as_the_job(platform):
 def test_list_filters_visibility_and_formats(platform):
     platform.token("carol")
     carol, bob = platform.http("carol"), platform.http("bob")
-    t0 = time.time()
     a = finished(carol, run(carol, "true", name="lister", tags=["x", "y"])["id"])
     b = finished(carol, run(carol, "false", tags=["x"])["id"])
-    c = run(carol, "sleep 60", tags=["y"])
+    c = run(carol, "sleep 600", tags=["y"])
     try:
         running(carol, c["id"])
         ids = lambda jobs: [j["id"] for j in jobs]  # noqa: E731
@@ -306,7 +304,6 @@ def test_list_filters_visibility_and_formats(platform):
         created_b = b["history"]["created_at"]
         assert ids(listing(carol, **base, since=created_b)) == [b["id"], c["id"]]
         assert ids(listing(carol, **base, until=created_b)) == [a["id"], b["id"]]
-        assert time.time() - t0 < 60
         plain = carol.get("/jobs", params=base)
         assert plain.headers["content-type"] == "application/json"
         assert ids(plain.json()["jobs"]) == [a["id"], b["id"], c["id"]]
@@ -326,7 +323,7 @@ def test_capacity_counts_live_jobs(platform):
     dave = platform.http("dave")
     before = dave.get("/monitoring/capacity").json()
     assert set(before) == {"cpu-small", "cpu-medium", "cpu-large"}
-    job = run(dave, "sleep 60", preset_name="cpu-medium")
+    job = run(dave, "sleep 600", preset_name="cpu-medium")
     try:
         after = dave.get("/monitoring/capacity").json()
         assert after["cpu-small"] == before["cpu-small"] - 2

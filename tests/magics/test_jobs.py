@@ -36,6 +36,7 @@ def test_ps_lists_active_jobs_as_a_table(shell, jobs):
         listing["job-does-not-exist"]
 
 
+@pytest.mark.cli
 def test_ps_filters_like_the_cli(shell, jobs, cli):
     assert set(shell("ps -a").ids) >= {jobs["sleeper"], jobs["done"]}
     assert shell("ps -a -t exp2").ids == [jobs["done"]]
@@ -70,6 +71,7 @@ def test_logs_print_the_job_output(shell, jobs, capsys):
     assert "hello from the job" in capsys.readouterr().out
 
 
+@pytest.mark.cli
 def test_share_job_lets_bob_see_it_then_revoke(shell, platform, jobs, cli, capsys):
     bob = cli("bob")
     assert bob("status", jobs["sleeper"], check=False).returncode != 0  # not shared yet
@@ -126,6 +128,7 @@ def test_share_this_job_inside_a_job(shell, jobs, monkeypatch):
     assert shell("status").id == jobs["sleeper"]
 
 
+@pytest.mark.cli
 def test_a_real_job_shares_itself_with_the_magic(platform, jobs, cli):
     """Inside a platform job (pass_config: NEURO_PASSED_CONFIG + NEURO_JOB_ID), `%apolo share bob read`
     with no URI shares that very job; bob (official CLI) then sees it."""

@@ -17,6 +17,8 @@ from jupyter_apolo.magics.autoload import STARTUP_FILE, kernel_env
 from tests.magics.conftest import SLEEPER_CMD, create_job, job_status
 from tests.support.platform import wait_for
 
+pytestmark = pytest.mark.slow  # each test starts a real kernel
+
 
 def passed_config(platform, user: str) -> str:
     blob = {"token": platform.token(user), "cluster": "default", "url": platform.url,

@@ -19,6 +19,7 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.cli
 def test_mkdir_ls_rm_round_trip(shell, cli):
     assert repr(shell("mkdir storage:st-basic")) == "Created storage:st-basic"
     shell("mkdir -p storage:st-basic/a/b storage:st-basic/c")
@@ -53,6 +54,7 @@ def test_rm_folder_needs_r_and_missing_is_named(shell, capsys):
         "%apolo rm: cannot access storage:st-nothing-here: not found (or you lack read permission on it)")
 
 
+@pytest.mark.cli
 def test_upload_and_download_odd_names(shell, cli, workdir):
     src = workdir / "up"
     (src / "sub dir").mkdir(parents=True)
@@ -81,6 +83,14 @@ def test_cell_with_quoted_hash_in_uri(shell, workdir):
     result = shell.cell('%apolo cp h.txt "storage:st-hash/a %23b.txt"')
     assert result.success
     assert shell("ls storage:st-hash").names == ["a #b.txt"]
+
+
+def test_listing_html_is_escaped(shell, workdir):
+    (workdir / "<i>x</i>.txt").write_text("x")
+    shell("mkdir -p storage:st-html")
+    shell("cp --no-progress '<i>x</i>.txt' storage:st-html")
+    html = shell("ls storage:st-html")._repr_html_()
+    assert "&lt;i&gt;x&lt;/i&gt;.txt" in html and "<i>" not in html
 
 
 def test_cp_never_overwrites_silently(shell, workdir, capsys):

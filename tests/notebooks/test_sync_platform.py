@@ -15,10 +15,9 @@ import nbformat
 import pytest
 
 from jupyter_apolo.client.errors import NotFoundError
-from jupyter_apolo.client.sync import run
-from jupyter_apolo.notebooks import GitRepo, workflow
+from jupyter_apolo.notebooks import GitRepo
 from jupyter_apolo.notebooks.sync import PUSH
-from tests.notebooks.conftest import NOTEBOOKS_URI, git, make_checkout
+from tests.notebooks.conftest import NOTEBOOKS_URI, git
 from tests.support.platform import wait_for
 
 pytestmark = pytest.mark.timeout(300)

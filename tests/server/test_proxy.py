@@ -4,9 +4,12 @@ errors passed through as JSON, and the allow-list."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import os
 
+import httpx
 import pytest
 
 JOB_BODY = {"preset_name": "cpu-small", "image": "ubuntu:latest", "command": "sleep 300",
@@ -168,5 +171,51 @@ async def test_response_headers_and_cookies_are_not_relayed(fetch):
     assert resp.headers.get("Connection", "").lower() != "x-service-version"
 
 
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def rss() -> int:
+    """Resident set size of this process (the Jupyter server runs in it), bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def test_streaming_in_constant_memory(http_server_client, jp_http_port, jp_base_url, jp_auth_header, responses):
+    """Upload then download a file larger than the RSS budget through the proxy; the server's
+    (this process's) resident memory grows by less than the budget."""
+    size_mib = int(os.environ.get("APOLO_TEST_STREAM_MIB", "160"))
+    budget = 48 * 1024 * 1024
+    assert size_mib * 1024 * 1024 > budget
+    block = os.urandom(1 << 20)
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}apolo/storage/local/alice/big-stream.bin"
+    peak, baseline, sampling = [0], rss(), [True]
+
+    async def sample():
+        while sampling[0]:
+            peak[0] = max(peak[0], rss())
+            await asyncio.sleep(0.02)
+
+    async def produce():
+        for i in range(size_mib):
+            yield i.to_bytes(4, "big") + block[4:]
+
+    sent = hashlib.sha256()
+    for i in range(size_mib):
+        sent.update(i.to_bytes(4, "big") + block[4:])
+    sampler = asyncio.ensure_future(sample())
+    async with httpx.AsyncClient(headers=jp_auth_header, timeout=120) as client:
+        resp = await client.put(url, params={"op": "CREATE"}, content=produce(),
+                                headers={"Content-Type": "application/octet-stream"})
+        assert resp.status_code == 201, resp.text
+        got, n = hashlib.sha256(), 0
+        async with client.stream("GET", url, params={"op": "OPEN"}) as resp:
+            assert resp.status_code == 200
+            assert int(resp.headers["Content-Length"]) == size_mib << 20
+            async for chunk in resp.aiter_raw():
+                got.update(chunk)
+                n += len(chunk)
+                responses.record(chunk, "GET big-stream.bin body")
+        await client.delete(url, params={"op": "DELETE"})
+    sampling[0] = False
+    await sampler
+    assert n == size_mib << 20 and got.hexdigest() == sent.hexdigest()
+    growth = peak[0] - baseline
+    print(f"streamed {size_mib} MiB up and down; RSS growth {growth / 2**20:.1f} MiB")
+    assert growth < budget, f"RSS grew {growth / 2**20:.1f} MiB streaming {size_mib} MiB"

@@ -121,11 +121,11 @@ async def test_unknown_transfer_is_404(fetch):
     assert resp.code == 404 and "No transfer" in body(resp)["error"]
 
 
-async def test_cancel_leaves_no_partial_file(fetch, cli, jp_root_dir, tmp_path):
-    big = tmp_path / "big.bin"
-    with open(big, "wb") as f:
-        f.truncate(96 * 1024 * 1024)
-    cli("alice")("cp", str(big), "storage:big.bin")
+async def test_cancel_leaves_no_partial_file(fetch, platform, jp_root_dir):
+    zeros = bytes(1 << 20)
+    resp = platform.http("alice").put("storage/local/alice/big.bin", params={"op": "CREATE"},
+                                      content=(zeros for _ in range(96)))
+    assert resp.status_code == 201
     task = body(await start(fetch, direction="download", src="storage:big.bin", dst="big.bin"))
     await asyncio.sleep(0.05)
     assert (await fetch("DELETE", f"apolo/transfers/{task['id']}")).code == 204

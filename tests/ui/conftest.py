@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.support.platform import REPO, LocalPlatform
 from tests.ui.lab import Lab
@@ -19,6 +19,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+
+# Generous waits: the machine's 2 cores are shared, and JupyterLab's first page load is heavy.
+expect.set_options(timeout=30_000)
 
 
 def passed_config(platform: LocalPlatform, user: str) -> str:
@@ -60,6 +63,24 @@ def lab(start_lab, ui_platform):
 
 
 @pytest.fixture(scope="session")
+def embedded(start_lab, ui_platform, tmp_path_factory):
+    """``(lab, login)``: JupyterLab reading the embedded platform's credentials file
+    (``JUPYTER_APOLO_EMBEDDED``, as ``jupyter apolo lab`` writes it). ``login(user)`` rewrites the
+    file for ``user``; ``login(None)`` removes it. The server re-reads it on every request."""
+    credentials = tmp_path_factory.mktemp("embedded") / "embedded.json"
+
+    def login(user: str | None) -> None:
+        if user is None:
+            credentials.unlink(missing_ok=True)
+            return
+        credentials.write_text(json.dumps({"url": ui_platform.url, "token": ui_platform.token(user),
+                                           "cluster": ui_platform.cluster, "org": ui_platform.org,
+                                           "project": user}))
+
+    return start_lab(env={"JUPYTER_APOLO_EMBEDDED": str(credentials)}), login
+
+
+@pytest.fixture(scope="session")
 def browser():
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -73,7 +94,7 @@ def page(browser, request):
     a failing test leaves ``<test name>-failure.png`` in the screenshots folder."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(120_000)
     page.errors = []
     page.on("console", lambda msg: msg.type == "error" and page.errors.append(msg.text))
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))

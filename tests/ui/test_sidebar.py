@@ -4,8 +4,6 @@ extension missing" and "no credentials" states, and screenshots in light and dar
 
 from __future__ import annotations
 
-import json
-
 from playwright.sync_api import Page, expect
 
 SIDEBAR_ID = "jupyter-apolo:sidebar"
@@ -105,15 +103,9 @@ def test_screenshots_light_and_dark(page, lab, screenshots):
         lab.write_settings("@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Light"})
 
 
-def test_embedded_platform_and_refresh_button(page, start_lab, ui_platform, tmp_path, screenshots):
-    credentials = tmp_path / "embedded.json"
-
-    def login(user: str) -> None:  # what `jupyter apolo lab` writes for the embedded platform
-        credentials.write_text(json.dumps({"url": ui_platform.url, "token": ui_platform.token(user),
-                                           "cluster": "default", "org": "local", "project": user}))
-
+def test_embedded_platform_and_refresh_button(page, embedded, screenshots):
+    lab, login = embedded
     login("bob")
-    lab = start_lab(env={"JUPYTER_APOLO_EMBEDDED": str(credentials)})
     open_lab(page, lab)
     sidebar = open_sidebar(page, "connected")
     expect(sidebar.locator(".jp-Apolo-user")).to_have_text("bob")
@@ -121,7 +113,7 @@ def test_embedded_platform_and_refresh_button(page, start_lab, ui_platform, tmp_
     expect(sidebar.locator(".jp-Apolo-platformKind")).to_contain_text("Embedded platform")
     shoot(page, screenshots, "sidebar-embedded")
 
-    login("alice")  # the server re-resolves credentials on every request
+    login("alice")  # the server re-resolves credentials on every request: refresh shows alice
     sidebar.locator('[data-command="apolo:refresh"]').click()
     expect(sidebar.locator(".jp-Apolo-user")).to_have_text("alice")
     expect(field(sidebar, "project")).to_have_text("alice")
@@ -136,8 +128,9 @@ def test_server_extension_missing(page, start_lab, screenshots):
     shoot(page, screenshots, "sidebar-extension-missing")
 
 
-def test_no_credentials_says_what_to_run(page, start_lab, screenshots):
-    lab = start_lab()  # empty HOME, no passed config, no embedded platform
+def test_no_credentials_says_what_to_run(page, embedded, screenshots):
+    lab, login = embedded
+    login(None)  # no embedded credentials, an empty HOME, no passed config: nothing resolves
     assert lab.get("apolo/context").status_code == 503
     open_lab(page, lab)
     sidebar = open_sidebar(page, "unconfigured")
@@ -145,3 +138,7 @@ def test_no_credentials_says_what_to_run(page, start_lab, screenshots):
     expect(notice).to_contain_text("Not connected to an Apolo platform")
     expect(notice).to_contain_text("apolo login")
     shoot(page, screenshots, "sidebar-no-credentials")
+
+    login("bob")
+    sidebar.locator('[data-command="apolo:refresh"]').click()
+    expect(sidebar.locator(".jp-Apolo-user")).to_have_text("bob")
