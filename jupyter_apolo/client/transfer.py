@@ -73,39 +73,38 @@ class Transfer:
 
     # -- download -------------------------------------------------------------------------------
 
-    async def download_file(self, src: str, dst: str | os.PathLike[str], *, progress: ProgressCallback | None = None,
-                            _tracker: _Tracker | None = None, _size: int | None = None) -> Path:
-        """Download storage file ``src`` to local path ``dst`` (a directory: into it by name).
+    async def download_file(self, src: str, dst: str | os.PathLike[str], *,
+                            progress: ProgressCallback | None = None) -> Path:
+        """Download storage file ``src`` to local path ``dst`` (an existing directory: into it by name).
 
-        Atomic: the data lands in a temp file next to ``dst``, renamed over it when complete.
+        Atomic: the data lands in a temp file next to the target, renamed over it when complete.
         Resumes after dropped connections (``Range``, 206 required). Returns the local path.
         Raises ``NotFoundError``, ``IllegalArgumentError`` (EISDIR if ``src`` is a directory),
         ``PlatformUnreachable`` after ``retries`` failed resumes.
         """
-        storage = self._api.storage
-        src_uri = storage.normalize(src)
-        if _size is None:
-            st = await storage.stat(src_uri)
-            if not st.is_file:
-                raise IllegalArgumentError(f"Is a directory: '{src_uri}'. Use download_tree.", status=None, errno=21)
-            _size = st.size
+        src_uri = self._api.storage.normalize(src)
+        st = await self._api.storage.stat(src_uri)
+        if not st.is_file:
+            raise IllegalArgumentError(f"Is a directory: '{src_uri}'. Use download_tree.", status=None, errno=21)
         target = Path(dst)
         if target.is_dir():
-            target = target / Path(split_uri(src_uri)[2]).name
-        tracker = _tracker or _Tracker(progress, _size, 1)
-        url = await storage.http_url(src_uri)
+            target = target / st.name
+        await self._download(src_uri, st.size, target, _Tracker(progress, st.size, 1))
+        return target
+
+    async def _download(self, src_uri: str, size: int, target: Path, tracker: _Tracker) -> None:
+        url = await self._api.storage.http_url(src_uri)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out:
                 await self._fetch(url, out, tracker, str(target))
-                if _size is not None and out.tell() != _size:
-                    raise PlatformUnreachable(f"Download of {src_uri} ended at {out.tell()} of {_size} bytes")
-            os.replace(tmp, target)
+                if out.tell() != size:
+                    raise ApoloError(f"{src_uri} changed during the download: got {out.tell()} bytes, expected {size}")
+            os.replace(tmp, target)  # a directory in the way: IsADirectoryError, nothing touched
         except BaseException:
             _unlink(tmp)
             raise
         tracker.file_done(str(target))
-        return target
 
     async def _fetch(self, url: str, out, tracker: _Tracker, label: str) -> None:  # type: ignore[no-untyped-def]
         attempt = 0
@@ -160,7 +159,7 @@ class Transfer:
                 await walk(*sub)
 
         async def job(st, local: Path) -> None:  # type: ignore[no-untyped-def]
-            await self.download_file(st.uri, local, _tracker=tracker, _size=st.size)
+            await self._download(st.uri, st.size, local, tracker)
 
         return await _run_pool(walk(root, Path(dst)), queue, job, concurrency)
 

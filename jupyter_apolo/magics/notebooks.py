@@ -26,8 +26,9 @@ class SyncReport:
     """A plan (``--dry-run`` / ``status``) or an applied sync, for display. ``.plan``, ``.result`` (None for a
     dry run) hold the full objects."""
 
-    def __init__(self, plan: Plan, result: Result | None, title: str):
+    def __init__(self, plan: Plan, result: Result | None, title: str, git: list | None = None):
         self.plan, self.result, self.title = plan, result, title
+        self.git = git  # git status entries of the notebooks folder (status only; None outside a repository)
 
     def lines(self) -> list[str]:
         plan, result = self.plan, self.result
@@ -51,6 +52,9 @@ class SyncReport:
             if not (result.transferred or result.deleted or result.conflicts or result.proposed_deletions):
                 out.append("  already in sync")
         out.append(f"  {plan.unchanged} unchanged")
+        if self.git is not None:
+            out.append(f"git: {len(self.git)} changed file(s) in {plan.local_root.name}/" if self.git else "git: clean")
+            out += [f"  {(s.index + s.worktree).strip():<3} {s.path}" for s in self.git]
         return out
 
     def __repr__(self) -> str:
@@ -125,10 +129,16 @@ def _sync_args(fn):  # type: ignore[no-untyped-def]
     return fn
 
 
-@command(_NOTEBOOKS, "notebooks status", "Show what a pull would do, and local changes a push would send (no changes made).")
+@command(_NOTEBOOKS, "notebooks status", "Show what a pull would do, local changes a push would send, and the "
+                                         "git status of the notebooks folder (no changes made).")
 @_sync_args
 def _status(magics: Any, args: Any) -> SyncReport:
-    return _sync(magics, args, PULL, dry_run=True)
+    report = _sync(magics, args, PULL, dry_run=True)
+    try:
+        report.git = GitRepo(report.plan.local_root.parent).status([report.plan.local_root])
+    except GitError:
+        pass  # not a git checkout: the sync part stands alone
+    return report
 
 
 @command(_NOTEBOOKS, "notebooks pull", "Download the notebooks volume into the project: only changed files; conflicts keep both "

@@ -11,6 +11,7 @@ measured on disk (local files whose mtime changed), so it counts the CLI and us 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -106,6 +107,7 @@ def main() -> None:
         api.close()
     finally:
         platform.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
     print(f"{N} notebooks, {total_bytes / 1e6:.1f} MB, embedded platform at {platform.url} (load avg "
           f"{os.getloadavg()[0]:.1f})")

@@ -4,6 +4,7 @@ official apolo CLI resolving the same strings on the same platform."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -11,6 +12,12 @@ from jupyter_apolo.client import normalize_uri, short_uri
 from jupyter_apolo.client.uris import storage_path
 
 SCOPE = ("default", "local", "alice")
+
+
+def _in_parallel(fn, items):  # type: ignore[no-untyped-def]
+    """CLI runs are slow to start: run them a few at a time (each has its own process)."""
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(fn, items))
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -80,16 +87,17 @@ def test_cli_resolves_the_same_strings(platform, cli, apolo):
     """``apolo -v share URI bob read`` prints ``Using resource '<uri>'``: the CLI's own
     normalisation of the same string must equal ours."""
     ours = apolo("alice")
-    for text in CROSS_CHECK:
-        out = cli("alice")("-v", "share", text, "bob", "read", check=False)  # 403 for others: still resolved
+    runs = _in_parallel(lambda text: cli("alice")("-v", "share", text, "bob", "read", check=False), CROSS_CHECK)
+    for text, out in zip(CROSS_CHECK, runs):  # 403 for other projects: the URI is still resolved first
         cli_uri = re.search(r"Using resource '([^']+)'", out.stderr).group(1)
         assert cli_uri == normalize_uri(text, ours.config), text
 
 
 def test_cli_rejects_what_we_reject_with_the_same_message(cli):
-    for text in ["storage:a#b", "storage:a?b", "role:x", "image:ubuntu:22.04", "foo:x", "nothing",
-                 "storage://me@default/x", "storage://default:80/x"]:
-        out = cli("alice")("share", text, "bob", "read", check=False)
+    texts = ["storage:a#b", "storage:a?b", "role:x", "image:ubuntu:22.04", "foo:x", "nothing",
+             "storage://me@default/x", "storage://default:80/x"]
+    runs = _in_parallel(lambda text: cli("alice")("share", text, "bob", "read", check=False), texts)
+    for text, out in zip(texts, runs):
         with pytest.raises(ValueError) as info:
             normalize_uri(text, SCOPE)
         assert out.stderr.strip() == f"ERROR: Could not share resource '{text}': {info.value}"

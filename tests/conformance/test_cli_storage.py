@@ -11,6 +11,9 @@ import pytest
 
 from tests.support.platform import strip_ansi
 
+# Each apolo call starts a Python CLI (1-2 s idle, 10-15 s on a loaded 2-core machine).
+pytestmark = [pytest.mark.cli, pytest.mark.slow, pytest.mark.timeout(900)]
+
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Relative path -> content of every file below ``root``."""

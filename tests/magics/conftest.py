@@ -9,7 +9,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 PYTHON = sys.executable
-SLEEPER_CMD = 'python -c "import time; print(\'sleeping\', flush=True); time.sleep(120)"'
+SLEEPER_CMD = 'python -c "import time; print(\'sleeping\', flush=True); time.sleep(900)"'
 
 
 class Shell:

@@ -86,11 +86,11 @@ def test_cell_with_quoted_hash_in_uri(shell, workdir):
 
 
 def test_listing_html_is_escaped(shell, workdir):
-    (workdir / "<i>x</i>.txt").write_text("x")
+    (workdir / "<i>x & y.txt").write_text("x")
     shell("mkdir -p storage:st-html")
-    shell("cp --no-progress '<i>x</i>.txt' storage:st-html")
+    shell("cp --no-progress '<i>x & y.txt' storage:st-html")
     html = shell("ls storage:st-html")._repr_html_()
-    assert "&lt;i&gt;x&lt;/i&gt;.txt" in html and "<i>" not in html
+    assert "&lt;i&gt;x &amp; y.txt" in html and "<i>" not in html
 
 
 def test_cp_never_overwrites_silently(shell, workdir, capsys):

@@ -48,6 +48,7 @@ def test_status_pull_commit_push_from_the_kernel_directory(shell, on_storage, ch
     assert {(c.path, c.action) for c in status.plan.changes} == {
         ("jupyter-docs/Running Code.ipynb", "download"), ("jupyter-docs/Notebook Basics.ipynb", "download")}
     assert status.result is None and "download" in repr(status) and "<li>" in status._repr_html_()
+    assert status.git == [] and "git: clean" in repr(status)
 
     dry = shell("notebooks pull --dry-run")
     assert dry.result is None and not (checkout / "notebooks/jupyter-docs").exists()

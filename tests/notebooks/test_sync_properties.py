@@ -66,7 +66,7 @@ def apply_op(root: Path, rel: str, op: str, existed: bool, tag: str) -> bytes | 
     return None
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.dictionaries(st.sampled_from(["a.ipynb", "b.ipynb", "d/c.ipynb", "d/e.txt"]), CASE, min_size=1))
 def test_pull_loses_nothing_and_converges(cases):
     work = Path(tempfile.mkdtemp())
@@ -107,7 +107,7 @@ def test_pull_loses_nothing_and_converges(cases):
         shutil.rmtree(work)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(st.dictionaries(st.sampled_from(["a.ipynb", "d/c.ipynb"]), CASE, min_size=1))
 def test_push_never_overwrites_a_teammates_edit(cases):
     work = Path(tempfile.mkdtemp())

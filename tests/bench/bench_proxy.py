@@ -1,0 +1,216 @@
+"""Benchmark: the jupyter-apolo proxy against the same calls made directly to the platform.
+
+Run: ``.venv/bin/python tests/bench/bench_proxy.py``. Starts an embedded platform and a
+``jupyter server`` subprocess with the extension, then prints, side by side with the direct
+reference run in the same process:
+
+1. latency of ``GET /jobs/{id}``: proxied (``apolo/api/v1/jobs/{id}``) vs ``AsyncApolo.request``
+   directly, p50/p99 over ``BENCH_CALLS`` calls each (default 1000; interleaved), and the added
+   latency (target: p50 < 2 ms added);
+2. a ``BENCH_DOWNLOAD_MIB`` download (default 1024) through the storage proxy vs directly:
+   throughput ratio (target >= 0.8) and the Jupyter server's peak RSS growth (target < 64 MB);
+3. ``BENCH_CONCURRENT`` proxied requests at once (default 200): how many failed (target 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from jupyter_apolo.client import AsyncApolo, resolve_config  # noqa: E402
+from tests.support.platform import BIN, LocalPlatform  # noqa: E402
+
+CALLS = int(os.environ.get("BENCH_CALLS", "1000"))
+DOWNLOAD_MIB = int(os.environ.get("BENCH_DOWNLOAD_MIB", "1024"))
+CONCURRENT = int(os.environ.get("BENCH_CONCURRENT", "200"))
+MiB = 1 << 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss(pid: int) -> int:
+    """Resident set size of process ``pid``, bytes."""
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def start_jupyter(tmp: Path, platform: LocalPlatform, token_file: Path) -> tuple[subprocess.Popen, str, str]:
+    """A ``jupyter server`` with the extension on a free port -> (process, base url, jupyter token)."""
+    port, jtoken = free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "jcfg"), "JUPYTER_RUNTIME_DIR": str(tmp / "jrt"),
+           "JUPYTER_DATA_DIR": str(tmp / "jdata")}
+    (tmp / "root").mkdir(exist_ok=True)
+    proc = subprocess.Popen(
+        [str(BIN / "jupyter-server"), "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={jtoken}", f"--ServerApp.root_dir={tmp / 'root'}",
+         # only this extension: the bench measures the proxy, not JupyterLab
+         "--ServerApp.jpserver_extensions={'jupyter_apolo': True, 'jupyterlab': False, 'nbdime': False, "
+         "'jupyter_lsp': False, 'jupyter_server_terminals': False, 'notebook': False, 'notebook_shim': False}",
+         f"--ApoloServer.url={platform.url}", f"--ApoloServer.token_file={token_file}", "--allow-root"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "jupyter.log", "wb"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/apolo/version", headers={"Authorization": f"token {jtoken}"}).status_code == 200:
+                return proc, base, jtoken
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    log = (tmp / "jupyter.log").read_text()[-3000:]
+    raise RuntimeError(f"jupyter server did not start:\n{log}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far, seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))]
+
+
+async def latency(api: AsyncApolo, proxy: httpx.AsyncClient, job_id: str) -> None:
+    direct, proxied = [], []
+    for _ in range(20):  # warm both paths (connections, /config cache)
+        await api.request("GET", f"jobs/{job_id}")
+        (await proxy.get(f"apolo/api/v1/jobs/{job_id}")).raise_for_status()
+    for _ in range(CALLS):
+        t = time.perf_counter()
+        await api.request("GET", f"jobs/{job_id}")
+        direct.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        resp = await proxy.get(f"apolo/api/v1/jobs/{job_id}")
+        proxied.append(time.perf_counter() - t)
+        assert resp.status_code == 200, resp.text
+    print(f"\n1. GET /jobs/{{id}} latency over {CALLS} calls each (ms)")
+    print(f"   {'':10} {'direct':>8} {'proxied':>8} {'added':>8}")
+    for p in (50, 99):
+        d, q = pct(direct, p) * 1000, pct(proxied, p) * 1000
+        print(f"   p{p:<9} {d:8.2f} {q:8.2f} {q - d:8.2f}")
+    added = (statistics.median(proxied) - statistics.median(direct)) * 1000
+    print(f"   added p50 {added:.2f} ms (target < 2 ms): {'OK' if added < 2 else 'MISSED'}")
+
+
+async def download(client: httpx.AsyncClient, url: str, expect: int) -> float:
+    """Seconds to stream ``url`` to nowhere; checks the byte count."""
+    t, n = time.perf_counter(), 0
+    async with client.stream("GET", url, params={"op": "OPEN"}) as resp:
+        assert resp.status_code == 200, resp.status_code
+        async for chunk in resp.aiter_raw():
+            n += len(chunk)
+    assert n == expect, (n, expect)
+    return time.perf_counter() - t
+
+
+async def throughput(platform: LocalPlatform, token: str, proxy: httpx.AsyncClient, server_pid: int) -> None:
+    size = DOWNLOAD_MIB * MiB
+    block = os.urandom(MiB)
+    with httpx.Client(base_url=platform.storage_url, headers={"Authorization": f"Bearer {token}"}, timeout=600) as c:
+        resp = c.put("local/alice/bench-big.bin", params={"op": "CREATE"}, content=(block for _ in range(DOWNLOAD_MIB)))
+        assert resp.status_code == 201, resp.text
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=600) as direct:
+        direct_url = f"{platform.storage_url}/local/alice/bench-big.bin"
+        await download(direct, direct_url, size)  # warm the page cache
+        t_direct = await download(direct, direct_url, size)
+    baseline, peak, sampling = rss(server_pid), [0], [True]
+
+    async def sample() -> None:
+        while sampling[0]:
+            peak[0] = max(peak[0], rss(server_pid))
+            await asyncio.sleep(0.02)
+
+    sampler = asyncio.ensure_future(sample())
+    cpu = cpu_seconds(server_pid)
+    t_proxy = await download(proxy, "apolo/storage/local/alice/bench-big.bin", size)
+    cpu = cpu_seconds(server_pid) - cpu
+    sampling[0] = False
+    await sampler
+    ratio = t_direct / t_proxy
+    growth = (peak[0] - baseline) / MiB
+    print(f"\n2. {DOWNLOAD_MIB} MiB download")
+    print(f"   direct  {DOWNLOAD_MIB / t_direct:8.1f} MiB/s   proxied {DOWNLOAD_MIB / t_proxy:8.1f} MiB/s")
+    print(f"   jupyter server CPU {cpu:.2f} s for the proxied download ({cpu / (DOWNLOAD_MIB / 1024):.2f} s/GiB)")
+    print(f"   throughput ratio {ratio:.2f} (target >= 0.8): {'OK' if ratio >= 0.8 else 'MISSED'}")
+    print(f"   jupyter server RSS {baseline / MiB:.1f} MiB -> peak {peak[0] / MiB:.1f} MiB, growth {growth:.1f} MiB "
+          f"(target < 64 MB): {'OK' if growth * MiB < 64e6 else 'MISSED'}")
+
+
+async def concurrency(proxy_base: str, headers: dict, job_id: str) -> None:
+    limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=CONCURRENT)
+    async with httpx.AsyncClient(base_url=proxy_base, headers=headers, limits=limits, timeout=120) as many:
+        async def one(i: int) -> int:
+            path = f"apolo/api/v1/jobs/{job_id}" if i % 2 else "apolo/storage/local/alice?op=LISTSTATUS"
+            try:
+                return (await many.get(path)).status_code
+            except httpx.HTTPError:
+                return -1
+        t = time.perf_counter()
+        statuses = await asyncio.gather(*(one(i) for i in range(CONCURRENT)))
+        elapsed = time.perf_counter() - t
+    failed = sum(1 for s in statuses if s != 200)
+    print(f"\n3. {CONCURRENT} concurrent proxied requests (jobs get + storage list): {failed} failed, "
+          f"{elapsed:.2f} s wall: {'OK' if failed == 0 else 'MISSED'}")
+
+
+async def main_async(platform: LocalPlatform, token: str, proxy_base: str, jtoken: str, server_pid: int) -> None:
+    headers = {"Authorization": f"token {jtoken}"}
+    async with AsyncApolo(resolve_config(url=platform.url, token=token, environ={})) as api:
+        job = (await api.request("POST", "jobs", params={"from_preset": ""}, json={
+            "preset_name": "cpu-small", "image": "ubuntu:latest", "command": "sleep 3600", "name": "bench",
+            "cluster_name": "default", "org_name": "local", "project_name": "alice"})).json()
+        try:
+            async with httpx.AsyncClient(base_url=f"{proxy_base}/", headers=headers, timeout=600) as proxy:
+                await latency(api, proxy, job["id"])
+                await throughput(platform, token, proxy, server_pid)
+            await concurrency(f"{proxy_base}/", headers, job["id"])
+        finally:
+            await api.request("DELETE", f"jobs/{job['id']}")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp_name:
+        tmp = Path(tmp_name)
+        platform = LocalPlatform(tmp / "platform")
+        platform.root.mkdir()
+        platform.start()
+        server = None
+        try:
+            token = platform.token("alice")
+            token_file = tmp / "token"
+            token_file.write_text(token)
+            server, base, jtoken = start_jupyter(tmp, platform, token_file)
+            print(f"bench_proxy: platform {platform.url}, jupyter server {base} (pid {server.pid}); "
+                  f"calls={CALLS} download={DOWNLOAD_MIB} MiB concurrent={CONCURRENT}")
+            asyncio.run(main_async(platform, token, base, jtoken, server.pid))
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(30)
+            platform.stop()
+
+
+if __name__ == "__main__":
+    main()
