@@ -75,7 +75,9 @@ async def start(platform: Platform, host: str = "127.0.0.1", port: int = 0) -> R
         if hook:
             await hook(platform)
     app = make_app(platform)
-    server = httpserver.HTTPServer(app, max_buffer_size=64 * 1024 * 1024, idle_connection_timeout=3600)
+    server = httpserver.HTTPServer(
+        app, max_buffer_size=64 * 1024 * 1024, chunk_size=1 << 20, idle_connection_timeout=3600
+    )
     sockets = _bind(host, port)
     server.add_sockets(sockets)
     actual_port = sockets[0].getsockname()[1]

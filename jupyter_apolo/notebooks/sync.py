@@ -56,8 +56,9 @@ class RemoteTree(Protocol):
     async def list_files(self, skip_dir: Callable[[str], bool]) -> dict[str, RemoteFile]:
         """Every file under the folder ({} if it does not exist); ``skip_dir(rel)`` prunes folders."""
 
-    async def download(self, path: str, dest: Path) -> None:
-        """Write the file's bytes to ``dest`` (a temp path the caller renames)."""
+    async def download(self, path: str, dest: Path) -> str | None:
+        """Write the file's bytes to ``dest`` (a temp path the caller renames); return their hex sha256
+        (None: the caller hashes ``dest``)."""
 
     async def upload(self, src: Path, path: str) -> RemoteFile:
         """Store ``src`` at ``path`` (parents created, replaced atomically); return its new status."""
@@ -330,8 +331,7 @@ class NotebookSync:
             self.manifest.record(Entry(path, remote_file.size, sha, remote_file.mtime, local_mtime_ns, listed_at))
 
         try:
-            await self.remote.download(path, tmp)
-            sha = await asyncio.to_thread(sha256_file, tmp)
+            sha = await self.remote.download(path, tmp) or await asyncio.to_thread(sha256_file, tmp)
             if not beside and _same_stat(target, expect):
                 if sha == local_sha and expect is not None:
                     record(sha, expect.st_mtime_ns)

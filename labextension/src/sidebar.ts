@@ -38,14 +38,7 @@ function notice(kind: 'warning' | 'error', headline: string, ...details: (string
   return box;
 }
 
-/** Put `url` into `node`, letting the line break only after a `/` (not inside the port). */
-function breakAfterSlashes(node: HTMLElement, url: string): void {
-  for (const part of url.split(/(?<=\/)/)) {
-    node.append(part, document.createElement('wbr'));
-  }
-}
-
-/** The identity card: user, cluster/org/project, platform URL and kind, job. */
+/** The identity card: user, cluster/org/project (and job), then the platform's API URL and kind. */
 function identity(context: IApoloContext): HTMLElement {
   const card = el('div', 'jp-Apolo-identity');
   const who = el('div', 'jp-Apolo-who');
@@ -53,38 +46,54 @@ function identity(context: IApoloContext): HTMLElement {
   who.appendChild(el('span', 'jp-Apolo-user', context.user));
   card.appendChild(who);
 
-  // Labels as `apolo config show` names them.
-  const rows: [string, string | null, string?][] = [
-    ['Cluster', context.cluster, 'cluster'],
+  // Labels and placeholders as `apolo config show` prints them.
+  const rows: [string, string, string][] = [
+    ['Cluster', context.cluster ?? '—', 'cluster'],
     ['Org', context.org ?? '<no-org>', 'org'],
-    ['Project', context.project ?? '<no-project>', 'project'],
-    ['API URL', context.platform.url, 'url']
+    ['Project', context.project ?? '<no-project>', 'project']
   ];
   if (context.job) {
-    rows.push(['Job', context.job.name ? `${context.job.name} (${context.job.id})` : context.job.id, 'job']);
+    const { id, name } = context.job;
+    rows.push(['Job', name ? `${name} (${id})` : id, 'job']);
   }
   const details = el('dl', 'jp-Apolo-details');
   for (const [label, value, field] of rows) {
     details.appendChild(el('dt', 'jp-Apolo-label', label));
-    const dd = el('dd', 'jp-Apolo-value');
+    const dd = el('dd', 'jp-Apolo-value', value);
     dd.dataset.field = field;
-    if (field === 'url' && value) {
-      breakAfterSlashes(dd, value);
-    } else {
-      dd.textContent = value ?? '—';
-    }
-    dd.title = value ?? '';
+    dd.title = value;
     details.appendChild(dd);
   }
   card.appendChild(details);
+  card.appendChild(platform(context.platform));
+  return card;
+}
 
-  const kind = context.platform.embedded
+/** "API URL [Embedded platform]" over the full-width URL. */
+function platform(info: IApoloContext['platform']): HTMLElement {
+  const section = el('div', 'jp-Apolo-platform');
+  const heading = el('div', 'jp-Apolo-platformHeading');
+  heading.appendChild(el('span', 'jp-Apolo-label', 'API URL'));
+  const [modifier, label, tooltip] = info.embedded
     ? ['jp-mod-embedded', 'Embedded platform', 'The Apolo-compatible platform running on this machine']
     : ['jp-mod-external', 'External platform', 'A platform reached with your Apolo credentials'];
-  const badge = el('div', `jp-Apolo-platformKind ${kind[0]}`, kind[1]);
-  badge.title = kind[2];
-  card.appendChild(badge);
-  return card;
+  const badge = el('span', `jp-Apolo-platformKind ${modifier}`, label);
+  badge.title = tooltip;
+  heading.appendChild(badge);
+  section.appendChild(heading);
+
+  const url = el('div', 'jp-Apolo-value jp-Apolo-url');
+  url.dataset.field = 'url';
+  url.title = info.url;
+  // A narrow sidebar may break the line between host and path, not inside the host or port.
+  const origin = info.url.match(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i);
+  if (origin) {
+    url.append(origin[0], document.createElement('wbr'), info.url.slice(origin[0].length));
+  } else {
+    url.textContent = info.url;
+  }
+  section.appendChild(url);
+  return section;
 }
 
 /** Render one connection state into DOM. */

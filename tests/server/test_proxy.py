@@ -180,8 +180,8 @@ def rss() -> int:
 async def test_streaming_in_constant_memory(http_server_client, jp_http_port, jp_base_url, jp_auth_header, responses):
     """Upload then download a file larger than the RSS budget through the proxy; the server's
     (this process's) resident memory grows by less than the budget."""
-    size_mib = int(os.environ.get("APOLO_TEST_STREAM_MIB", "160"))
-    budget = 48 * 1024 * 1024
+    size_mib = int(os.environ.get("APOLO_TEST_STREAM_MIB", "96"))
+    budget = 32 * 1024 * 1024
     assert size_mib * 1024 * 1024 > budget
     block = os.urandom(1 << 20)
     url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}apolo/storage/local/alice/big-stream.bin"
