@@ -87,6 +87,14 @@ class StorageFolder:
         st = await self.api.storage.stat(final)
         return RemoteFile(path, st.size, st.modified)
 
+    async def status(self, path: str) -> RemoteFile | None:
+        """``GETFILESTATUS`` of ``path``; None when missing."""
+        try:
+            st = await self.api.storage.stat(self._uri(path))
+        except NotFoundError:
+            return None
+        return RemoteFile(path, st.size, st.modified) if st.is_file else None
+
     async def delete(self, path: str) -> None:
         """Delete the file at ``path`` (``apolo rm``)."""
         await self.api.storage.rm(self._uri(path))

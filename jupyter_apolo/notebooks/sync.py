@@ -63,6 +63,9 @@ class RemoteTree(Protocol):
     async def upload(self, src: Path, path: str) -> RemoteFile:
         """Store ``src`` at ``path`` (parents created, replaced atomically); return its new status."""
 
+    async def status(self, path: str) -> RemoteFile | None:
+        """The file's current status, None if it does not exist."""
+
     async def delete(self, path: str) -> None:
         """Delete the file at ``path``."""
 
@@ -287,9 +290,12 @@ class NotebookSync:
             else:  # edited since the plan: keep it, say so
                 result.proposed_deletions.append(path)
         elif action == "delete-remote":
-            await self.remote.delete(path)
-            self.manifest.forget(path)
-            result.deleted.append(path)
+            if await self.remote.status(path) == remote_file:  # not edited by a teammate since the plan
+                await self.remote.delete(path)
+                self.manifest.forget(path)
+                result.deleted.append(path)
+            else:
+                result.proposed_deletions.append(path)
         elif action == "forget":
             self.manifest.forget(path)
 

@@ -10,9 +10,9 @@ import { ServerConnection } from '@jupyterlab/services';
 /** The REST contract version this UI speaks (`api` in `GET apolo/version`). */
 export const SUPPORTED_API = 1;
 
-/** The fix shown when the server extension is absent or speaks another API version. */
+/** The fix shown when the server extension is absent or speaks another API version (`command`). */
 export const MISSING_EXTENSION =
-  'server extension missing or outdated: pip install jupyter-apolo and restart JupyterLab';
+  'server extension missing or outdated: `pip install jupyter-apolo` and restart JupyterLab';
 
 /** `GET apolo/context`: who the server extension talks to the platform as. */
 export interface IApoloContext {

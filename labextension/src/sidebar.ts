@@ -24,6 +24,22 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/**
+ * Put `text` into `node`, showing `backticked` commands in the code font. Each word of a
+ * command is kept whole (no line break at the hyphen of `jupyter-apolo`).
+ */
+function appendWithCommands(node: HTMLElement, text: string): void {
+  text.split('`').forEach((part, i) => {
+    if (i % 2 === 0) {
+      node.append(part);
+      return;
+    }
+    part.split(' ').forEach((word, j) => {
+      node.append(j ? ' ' : '', el('code', 'jp-Apolo-command', word));
+    });
+  });
+}
+
 /** A notice box (`kind`: warning or error) with a headline and optional detail lines. */
 function notice(kind: 'warning' | 'error', headline: string, ...details: (string | undefined)[]): HTMLElement {
   const box = el('div', `jp-Apolo-notice jp-mod-${kind}`);
@@ -32,7 +48,9 @@ function notice(kind: 'warning' | 'error', headline: string, ...details: (string
   details.forEach((detail, i) => {
     if (detail) {
       // The first detail says what to do; later ones are diagnostics, in a quieter colour.
-      box.appendChild(el('p', i === 0 ? 'jp-Apolo-noticeText' : 'jp-Apolo-noticeDetail', detail));
+      const line = el('p', i === 0 ? 'jp-Apolo-noticeText' : 'jp-Apolo-noticeDetail');
+      appendWithCommands(line, detail);
+      box.appendChild(line);
     }
   });
   return box;

@@ -87,7 +87,8 @@ def test_cli_resolves_the_same_strings(platform, cli, apolo):
     """``apolo -v share URI bob read`` prints ``Using resource '<uri>'``: the CLI's own
     normalisation of the same string must equal ours."""
     ours = apolo("alice")
-    runs = _in_parallel(lambda text: cli("alice")("-v", "share", text, "bob", "read", check=False), CROSS_CHECK)
+    alice = cli("alice")  # logged in once, before the parallel runs share its config
+    runs = _in_parallel(lambda text: alice("-v", "share", text, "bob", "read", check=False), CROSS_CHECK)
     for text, out in zip(CROSS_CHECK, runs):  # 403 for other projects: the URI is still resolved first
         cli_uri = re.search(r"Using resource '([^']+)'", out.stderr).group(1)
         assert cli_uri == normalize_uri(text, ours.config), text
@@ -96,7 +97,8 @@ def test_cli_resolves_the_same_strings(platform, cli, apolo):
 def test_cli_rejects_what_we_reject_with_the_same_message(cli):
     texts = ["storage:a#b", "storage:a?b", "role:x", "image:ubuntu:22.04", "foo:x", "nothing",
              "storage://me@default/x", "storage://default:80/x"]
-    runs = _in_parallel(lambda text: cli("alice")("share", text, "bob", "read", check=False), texts)
+    alice = cli("alice")
+    runs = _in_parallel(lambda text: alice("share", text, "bob", "read", check=False), texts)
     for text, out in zip(texts, runs):
         with pytest.raises(ValueError) as info:
             normalize_uri(text, SCOPE)

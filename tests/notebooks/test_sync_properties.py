@@ -43,6 +43,10 @@ class DirRemote:
         st_ = (self.root / path).stat()
         return RemoteFile(path, st_.st_size, int(st_.st_mtime))
 
+    async def status(self, path: str) -> RemoteFile | None:
+        p = self.root / path
+        return RemoteFile(path, p.stat().st_size, int(p.stat().st_mtime)) if p.is_file() else None
+
     async def delete(self, path: str) -> None:
         (self.root / path).unlink()
 

@@ -50,7 +50,7 @@ class Config(Base):
 class Jobs(Base):
     async def get(self, what: str) -> None:
         if what == "slow":
-            await asyncio.sleep(5)
+            await asyncio.sleep(30)
             self.finish({"id": "slow"})
         elif what == "boom":
             self.set_status(503)
