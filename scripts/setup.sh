@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+export PATH="$PWD/.venv/bin:$PATH"  # the labextension build calls jupyter-builder from the venv
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # jupyterlab first: hatch-jupyter-builder runs its jlpm to build the labextension.

@@ -100,7 +100,8 @@ class Transfer:
                 await self._fetch(url, out, tracker, str(target))
                 if out.tell() != size:
                     raise ApoloError(f"{src_uri} changed during the download: got {out.tell()} bytes, expected {size}")
-            os.replace(tmp, target)  # a directory in the way: IsADirectoryError, nothing touched
+            # off the event loop (slow on a busy disk); a directory in the way: IsADirectoryError
+            await asyncio.to_thread(os.replace, tmp, target)
         except BaseException:
             _unlink(tmp)
             raise

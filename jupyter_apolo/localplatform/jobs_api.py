@@ -355,6 +355,7 @@ def visible_jobs(handler: BaseHandler) -> Iterator[dict[str, Any]]:
     order, cmp = ("DESC", "<") if reverse else ("ASC", ">")
     last: tuple[str, str] | None = None
     count = 0
+    page = min(_PAGE, limit) if limit else _PAGE  # `ps --limit`-style requests read little
     while True:
         clauses = [where] if where else []
         page_params = list(params)
@@ -362,7 +363,7 @@ def visible_jobs(handler: BaseHandler) -> Iterator[dict[str, Any]]:
             clauses.append(f"(created_at, id) {cmp} (?, ?)")
             page_params.extend(last)
         sql = (f"SELECT id, created_at, data FROM jobs {'WHERE ' + ' AND '.join(clauses) if clauses else ''} "
-               f"ORDER BY created_at {order}, id {order} LIMIT {_PAGE}")
+               f"ORDER BY created_at {order}, id {order} LIMIT {page}")
         rows = handler.platform.db.execute(sql, page_params).fetchall()
         for row in rows:
             job = json.loads(row["data"])
@@ -371,7 +372,7 @@ def visible_jobs(handler: BaseHandler) -> Iterator[dict[str, Any]]:
                 count += 1
                 if limit and count >= limit:
                     return
-        if len(rows) < _PAGE:
+        if len(rows) < page:
             return
         last = (rows[-1]["created_at"], rows[-1]["id"])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -105,9 +106,12 @@ class ApoloServer(Configurable):
 class Connection:
     """One ``AsyncApolo`` per server process, opened on first use, rebuilt when credentials change.
 
-    ``config()`` re-resolves credentials on every call (cheap: env, one small SQLite read), so a
-    ``apolo login`` after the server started is picked up; raises ``ConfigError`` when none resolve.
+    ``config()`` re-resolves credentials at most every ``CONFIG_TTL`` seconds (env, token file,
+    the CLI's small SQLite db), so an ``apolo login`` after the server started is picked up
+    without a file read on every proxied call; raises ``ConfigError`` when none resolve.
     """
+
+    CONFIG_TTL = 2.0  # seconds
 
     def __init__(self, settings: ApoloServer, environ: dict[str, str] | None = None):
         self.settings = settings
@@ -115,10 +119,15 @@ class Connection:
         self._client: AsyncApolo | None = None
         self._resolved: ApoloConfig | None = None
         self._lock = asyncio.Lock()
+        self._cached: tuple[float, ApoloConfig] | None = None
 
     def config(self) -> ApoloConfig:
         """The resolved credentials. Raises ``ConfigError`` saying what to run when none resolve."""
-        return resolve_config(**self.settings.overrides(), environ=self.environ)
+        now = time.monotonic()
+        if self._cached is None or now - self._cached[0] > self.CONFIG_TTL:
+            self._cached = None  # a failure is never cached
+            self._cached = (now, resolve_config(**self.settings.overrides(), environ=self.environ))
+        return self._cached[1]
 
     async def client(self) -> AsyncApolo:
         """The shared, open ``AsyncApolo`` for the current credentials (its cluster/org/project
