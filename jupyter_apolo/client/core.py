@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 import httpx
 
 from .config import ApoloConfig, resolve_config
-from .errors import ApoloError, ConfigError, PlatformUnreachable, ServerError, error_from_response
+from .errors import ApoloError, ConfigError, PlatformUnreachable, error_from_response
 
 USER_AGENT = "jupyter-apolo (httpx)"
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -271,4 +271,4 @@ async def backoff(attempt: int, base: float = 0.2, cap: float = 5.0) -> None:
     await asyncio.sleep(min(cap, base * 2**attempt) * (0.5 + random.random() / 2))
 
 
-__all__ = ["AsyncApolo", "ClusterInfo", "Preset", "ServerError"]
+__all__ = ["AsyncApolo", "ClusterInfo", "Preset"]

@@ -39,11 +39,13 @@ def run(coro: Awaitable[T], timeout: float | None = None) -> T:
     """
     loop = background_loop()
     try:
-        if asyncio.get_running_loop() is loop:
-            raise RuntimeError("Apolo (sync) was called from its own event loop: use AsyncApolo there")
-    except RuntimeError as exc:
-        if "own event loop" in str(exc):
-            raise
+        current = asyncio.get_running_loop()
+    except RuntimeError:  # no loop in this thread: the usual case
+        current = None
+    if current is loop:
+        if inspect.iscoroutine(coro):
+            coro.close()
+        raise RuntimeError("Apolo (sync) was called from its own event loop: use AsyncApolo there")
     future: Future = asyncio.run_coroutine_threadsafe(coro, loop)  # type: ignore[arg-type]
     return future.result(timeout)
 

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 from .core import backoff
 from .errors import ApoloError, IllegalArgumentError, PlatformUnreachable
 from .storage import CHUNK, child_uri
-from .uris import split_uri
 
 if TYPE_CHECKING:
     from .core import AsyncApolo

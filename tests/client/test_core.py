@@ -70,3 +70,13 @@ def test_one_background_loop_per_process(platform):
     finally:
         a.close()
         b.close()
+
+
+def test_sync_call_from_the_background_loop_is_refused(platform):
+    from jupyter_apolo.client.sync import run
+
+    async def nested():
+        return run(asyncio.sleep(0))
+
+    with pytest.raises(RuntimeError, match="its own event loop"):
+        run(nested())

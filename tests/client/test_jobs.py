@@ -4,7 +4,7 @@ the log websocket, "this job" from NEURO_JOB_ID; jobs started both raw and with 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
