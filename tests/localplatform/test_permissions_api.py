@@ -77,3 +77,9 @@ def test_project_membership(platform):
     assert projects == {"bob": "admin", "team-x": "reader"}
     acl = bob.get("/users/bob/permissions", params={"uri": "storage://default/local/team-x"}).json()
     assert acl == [{"uri": "storage://default/local/team-x", "action": "read"}]
+
+
+def test_config_with_dead_token_is_not_authorized(platform):
+    expired = platform.token("alice", lifetime=-10)
+    r = platform.http(None).get("/config", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 200 and r.json()["authorized"] is False and "clusters" not in r.json()
