@@ -173,7 +173,8 @@ def test_pass_config_works_while_the_job_runs_and_is_rejected_after(platform, cl
     alice("kill", job)
     rejected = apolo_with_passed_config("after-finish")
     assert rejected.returncode != 0
-    assert "401" in rejected.stderr, rejected.stderr  # the token died with its job
+    # the token died with its job: /config answers "authorized": false, as the real platform does
+    assert "Cannot authorize user" in rejected.stderr or "401" in rejected.stderr, rejected.stderr
 
 
 @pytest.mark.parametrize("name", ["x", "Bad_Name"])
