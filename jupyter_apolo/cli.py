@@ -30,6 +30,11 @@ def _platform_parser(sub: argparse._SubParsersAction) -> None:
     token.add_argument("user", help="user name (3-40 lower-case letters, digits, dashes)")
     token.add_argument("--lifetime", type=float, default=None, help="seconds until the token expires (default: never)")
 
+    up = psub.add_parser("up", help="start (and on first run seed) the embedded platform the way `jupyter apolo lab` "
+                         "does, write its credentials file, and serve until interrupted (for binder and scripts)")
+    up.add_argument("--data-dir", default=None, help="default: ~/.local/share/jupyter-apolo")
+    up.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+
     member = psub.add_parser("add-project-user", help="add USER to PROJECT with ROLE (creates the project if missing)")
     member.add_argument("--root", required=True)
     member.add_argument("project")
@@ -57,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _platform(args: argparse.Namespace) -> int:
+    if args.platform_command == "up":
+        from . import launcher
+
+        return launcher.serve_embedded(data_dir=args.data_dir, port=args.port)
     from .localplatform import Platform, PlatformError, serve
     from .localplatform.auth import mint
 

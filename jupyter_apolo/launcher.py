@@ -15,6 +15,7 @@ import getpass
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,29 @@ def main(*, data_dir: str | None, port: int, force_embedded: bool, lab_args: lis
     finally:
         if embedded:
             embedded.stop()
+
+
+def serve_embedded(*, data_dir: str | None, port: int) -> int:
+    """Start the seeded embedded platform and keep it up until SIGINT/SIGTERM (no JupyterLab).
+
+    Prints the credentials file's path for ``JUPYTER_APOLO_EMBEDDED``; returns 1 if it cannot start.
+    """
+    embedded = EmbeddedPlatform(Path(data_dir) if data_dir else default_data_dir(), port)
+    try:
+        embedded.start()
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"export {EMBEDDED_ENV}={embedded.credentials}", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        assert embedded.proc is not None
+        return embedded.proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        embedded.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the platform as cleanly as Ctrl-C
