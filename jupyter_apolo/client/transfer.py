@@ -132,12 +132,13 @@ class Transfer:
             await backoff(attempt)
             attempt += 1
 
-    async def download_tree(self, src: str, dst: str | os.PathLike[str], *, concurrency: int = 16,
+    async def download_tree(self, src: str, dst: str | os.PathLike[str], *, concurrency: int = 8,
                             progress: ProgressCallback | None = None) -> int:
         """Download storage directory ``src`` as local directory ``dst`` (created; files in it
         replaced atomically one by one; extra local files left alone), like ``apolo cp -r -T``.
 
-        ``concurrency``: files in flight at once. Returns the number of files downloaded.
+        ``concurrency``: files in flight at once (8 measured best here: more only adds event-loop
+        overhead once the link is busy). Returns the number of files downloaded.
         Raises ``NotFoundError`` for a missing ``src``; the first file error after the others finish.
         """
         storage = self._api.storage
@@ -197,7 +198,7 @@ class Transfer:
         tracker.file_done(str(path))
         return dst_uri
 
-    async def upload_tree(self, src: str | os.PathLike[str], dst: str, *, concurrency: int = 16,
+    async def upload_tree(self, src: str | os.PathLike[str], dst: str, *, concurrency: int = 8,
                           progress: ProgressCallback | None = None) -> int:
         """Upload local directory ``src`` as storage directory ``dst`` (``apolo cp -r -T``):
         directories created (``MKDIRS``), files overwritten. Returns the number of files."""

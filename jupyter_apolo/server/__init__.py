@@ -12,10 +12,12 @@ Routes (all ``@authenticated``; REST contract in each handler's docstring):
 
 from __future__ import annotations
 
+import os
 import re
 
 from jupyter_server.utils import url_path_join
 
+from ..magics.autoload import kernel_env
 from . import handlers, notebooks, proxy
 from .settings import ApoloServer, Connection
 from .transfers import TransferHandler, Transfers, TransfersHandler
@@ -43,6 +45,8 @@ def _load_jupyter_server_extension(serverapp) -> None:  # type: ignore[no-untype
     web_app = serverapp.web_app
     base_url = web_app.settings["base_url"]
     settings = ApoloServer(parent=serverapp)
+    if settings.kernel_magics:  # kernels inherit the server's environment (see magics/autoload.py)
+        os.environ.update(kernel_env())
     connection = Connection(settings)
     web_app.settings["jupyter_apolo.connection"] = connection
     table = route_table(base_url, connection, Transfers(serverapp.root_dir))

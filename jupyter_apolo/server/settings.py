@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from traitlets import Float, Int, List, Unicode
+from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import Configurable
 
 from ..client import ApoloConfig, AsyncApolo, ConfigError, resolve_config
@@ -70,6 +70,11 @@ class ApoloServer(Configurable):
     cluster = Unicode("", config=True, help="Cluster name override.")
     org = Unicode("", config=True, help="Organisation name override.")
     project = Unicode("", config=True, help="Project name override.")
+    kernel_magics = Bool(
+        True, config=True,
+        help="Register %apolo in every IPython kernel this server starts (no %load_ext needed); "
+        "a kernel with JUPYTER_APOLO_MAGICS=0 in its environment opts out.",
+    )
     connect_timeout = Float(10.0, config=True, help="Seconds to wait for a connection to the platform.")
     request_timeout = Float(
         60.0, config=True,

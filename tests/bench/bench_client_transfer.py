@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python tests/bench/bench_client_transfer.py``. Sizes by env var:
 ``BENCH_FILES`` (default 1000: /work/shared/fixtures/notebooks replicated to that many files),
 ``BENCH_BIG_MB`` (default 1024: the single-file download whose peak RSS is measured),
-``BENCH_CONCURRENCY`` (default 16), ``BENCH_ROUNDS`` (default 2 alternating download rounds). Everything runs against one embedded platform started here;
-figures are printed side by side with the official CLI doing the same on the same platform.
+``BENCH_CONCURRENCY`` (default 8), ``BENCH_ROUNDS`` (default 2 alternating download rounds).
+Everything runs against one embedded platform started here; figures are printed side by side
+with the official CLI doing the same on the same platform.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests.support.platform import FIXTURES, ApoloCLI, LocalPlatform  # noqa: E4
 
 FILES = int(os.environ.get("BENCH_FILES", "1000"))
 BIG_MB = int(os.environ.get("BENCH_BIG_MB", "1024"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 
 # Runs in a fresh interpreter: idle RSS after import + open, then peak RSS of the download.

@@ -134,6 +134,7 @@ def test_pull_brings_exactly_the_teammates_changes(session, cli, shared_fixtures
     _, result = session("alice").sync(checkout, delete=["jupyter-docs/Importing Notebooks.ipynb"])
     assert result.deleted == ["jupyter-docs/Importing Notebooks.ipynb"] and result.transferred == []
     assert not (local / "jupyter-docs/Importing Notebooks.ipynb").exists()
+    time.sleep(RACY_WAIT)
     assert [c.path for c in session("alice").plan(checkout).changes] == []
 
 
@@ -156,6 +157,10 @@ def test_local_edit_and_teammate_edit_become_a_conflict_keeping_both(session, cl
     assert (local / conflict.kept_as).read_bytes() == bob_bytes  # the storage version beside it
 
     # Reported once: the storage version is now the base, alice's file reads as her edit on top of it.
+    _, again = session("alice").sync(checkout)  # (within bob's second the content is re-checked: no new copy)
+    assert again.conflicts == [] and again.downloaded == []
+    assert not (local / "jupyter-docs/Notebook Basics.from-storage-2.ipynb").exists()
+    time.sleep(RACY_WAIT)
     plan = session("alice").plan(checkout)
     assert plan.changes == []
     assert [(c.path, c.reason) for c in plan.elsewhere] == [("jupyter-docs/Notebook Basics.ipynb", "changed on disk")]
