@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 import httpx
 
 from .config import ApoloConfig, resolve_config
-from .errors import ApoloError, ConfigError, PlatformUnreachable, error_from_response
+from .errors import ApoloError, AuthenticationError, ConfigError, PlatformUnreachable, error_from_response
 
 USER_AGENT = "jupyter-apolo (httpx)"
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -204,11 +204,13 @@ class AsyncApolo:
     # -- cluster ------------------------------------------------------------------------------
 
     async def server_config(self) -> dict:
-        """The raw ``GET {api}/config`` document for this user."""
+        """The raw ``GET {api}/config`` document for this user. Raises ``AuthenticationError``
+        when the platform answers ``authorized: false`` (a bad or expired token)."""
         resp = await self.request("GET", "config")
         doc = resp.json()
-        if doc.get("authorized") is False:
-            raise ConfigError("The platform did not accept the token (authorized: false). Log in again: `apolo login`.")
+        if doc.get("authorized") is False:  # sdk: AuthError("Cannot authorize user")
+            raise AuthenticationError("Cannot authorize user: the platform did not accept the token (invalid or "
+                                      "expired). Log in again: `apolo login`.", status=401)
         return doc
 
     async def cluster_info(self, refresh: bool = False) -> ClusterInfo:

@@ -175,22 +175,38 @@ class Jobs:
         return await self.get(job_id) if job_id else None
 
     async def logs(self, job: str, *, since: datetime | str | None = None, timestamps: bool = False,
-                   separator: str | None = LOG_SEPARATOR) -> AsyncIterator[bytes]:
-        """The job's log as raw byte chunks, streamed over ``{mon}/{id}/log_ws`` (as ``apolo logs``);
-        ends when the job is finished and its log drained.
+                   separator: str | None = LOG_SEPARATOR, via: str = "websocket") -> AsyncIterator[bytes]:
+        """The job's log as raw byte chunks; ends when the job is finished and its log drained.
 
-        Raises ``NotFoundError``/``AuthorizationError`` from the handshake (header ``X-Error``),
-        ``PlatformUnreachable`` on connection errors.
+        ``via="websocket"``: ``{mon}/{id}/log_ws`` as ``apolo logs`` does (needs the
+        ``websockets`` package; without it the HTTP stream is used); ``via="http"``: the chunked
+        ``GET {mon}/{id}/log``. Raises ``NotFoundError``/``AuthorizationError`` (from the WS
+        handshake's ``X-Error`` header or the HTTP answer), ``PlatformUnreachable``.
         """
-        import websockets
-        from websockets.asyncio.client import connect
-
         job_id = await self.resolve(job)
         mon = (await self._api.cluster_info()).monitoring_url
         query = {"since": _iso(since), "timestamps": "true" if timestamps else None, "separator": separator}
-        qs = "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items() if v)
-        url = f"{mon}/{quote(job_id, safe='')}/log_ws" + (f"?{qs}" if qs else "")
-        ws_url = "ws" + url[len("http"):]
+        params = {k: v for k, v in query.items() if v}
+        base = f"{mon}/{quote(job_id, safe='')}"
+        if via == "websocket":
+            try:
+                import websockets  # noqa: F401
+            except ImportError:
+                via = "http"
+        if via == "http":
+            async with self._api.stream("GET", f"{base}/log", params=params, timeout=_no_read_timeout(self._api)) as resp:
+                async for chunk in resp.aiter_bytes():
+                    yield chunk
+            return
+        async for chunk in self._logs_ws(f"{base}/log_ws", params, job_id):
+            yield chunk
+
+    async def _logs_ws(self, url: str, params: dict[str, str], job_id: str) -> AsyncIterator[bytes]:
+        import websockets
+        from websockets.asyncio.client import connect
+
+        qs = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
+        ws_url = "ws" + url[len("http"):] + (f"?{qs}" if qs else "")
         try:
             async with connect(ws_url, additional_headers={"Authorization": f"Bearer {self._api.config.token}"},
                                max_size=None, open_timeout=self._api._timeout, ping_interval=10) as ws:
@@ -200,6 +216,12 @@ class Jobs:
             raise _ws_error(exc.response) from None
         except (OSError, websockets.ConnectionClosedError, TimeoutError) as exc:
             raise PlatformUnreachable(f"Log stream of {job_id} failed: {exc}") from exc
+
+
+def _no_read_timeout(api: "AsyncApolo"):  # type: ignore[no-untyped-def]
+    import httpx
+
+    return httpx.Timeout(api._timeout, read=None)  # a quiet job may print nothing for long
 
 
 def _ws_error(response) -> ApoloError:  # type: ignore[no-untyped-def]

@@ -89,6 +89,8 @@ def test_logs_stream_while_running(apolo, unique):
     job_id = submit(api, "sh -c 'for i in 1 2 3; do echo tick $i; sleep 0.3; done'", name=unique("ticker"))
     chunks = list(api.jobs.logs(job_id))
     assert b"".join(chunks).count(b"tick") == 3
+    # the same log over the chunked HTTP endpoint (used when `websockets` is not installed)
+    assert b"".join(api.jobs.logs(job_id, via="http")).count(b"tick") == 3
 
 
 def test_missing_job_and_permissions(apolo, unique):
@@ -101,6 +103,8 @@ def test_missing_job_and_permissions(apolo, unique):
         bob.jobs.get(job_id)
     with pytest.raises((AuthorizationError, NotFoundError)):
         list(bob.jobs.logs(job_id))
+    with pytest.raises((AuthorizationError, NotFoundError)):
+        list(bob.jobs.logs(job_id, via="http"))
     alice.permissions.share(f"job:{job_id}", "bob", "read")
     assert bob.jobs.get(job_id).owner == "alice"
     with pytest.raises(AuthorizationError):
