@@ -47,7 +47,11 @@ def run(coro: Awaitable[T], timeout: float | None = None) -> T:
             coro.close()
         raise RuntimeError("Apolo (sync) was called from its own event loop: use AsyncApolo there")
     future: Future = asyncio.run_coroutine_threadsafe(coro, loop)  # type: ignore[arg-type]
-    return future.result(timeout)
+    try:
+        return future.result(timeout)
+    except BaseException:
+        future.cancel()  # Ctrl-C in a kernel (or a timeout) stops the coroutine on the loop too
+        raise
 
 
 def iterate(agen: AsyncIterator[T]) -> Iterator[T]:
@@ -59,9 +63,18 @@ def iterate(agen: AsyncIterator[T]) -> Iterator[T]:
             except StopAsyncIteration:
                 return
     finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            run(aclose())
+        if getattr(agen, "aclose", None) is not None:
+            run(_aclose_when_idle(agen))
+
+
+async def _aclose_when_idle(agen: Any) -> None:
+    # After an interrupt, the cancelled __anext__ may still be unwinding on the loop; closing a
+    # running generator raises "aclose(): asynchronous generator is already running".
+    for _ in range(500):
+        if not getattr(agen, "ag_running", False):
+            break
+        await asyncio.sleep(0.01)
+    await agen.aclose()
 
 
 class SyncService:
