@@ -123,6 +123,17 @@ class EmbeddedPlatform:
         self.proc = None
 
 
+def _start_embedded(data_dir: str | None, port: int) -> EmbeddedPlatform | None:
+    """The started embedded platform, or None after printing why it could not start."""
+    embedded = EmbeddedPlatform(Path(data_dir) if data_dir else default_data_dir(), port)
+    try:
+        embedded.start()
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    return embedded
+
+
 def main(*, data_dir: str | None, port: int, force_embedded: bool, lab_args: list[str]) -> int:
     """Run JupyterLab with Apolo; returns JupyterLab's exit code (1 if the platform failed)."""
     env = dict(os.environ)
@@ -132,11 +143,8 @@ def main(*, data_dir: str | None, port: int, force_embedded: bool, lab_args: lis
         print(f"Connecting to {config.url} as {config.username} (credentials from {config.source}).", file=sys.stderr)
         root_args: list[str] = []
     else:
-        embedded = EmbeddedPlatform(Path(data_dir) if data_dir else default_data_dir(), port)
-        try:
-            embedded.start()
-        except RuntimeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        embedded = _start_embedded(data_dir, port)
+        if embedded is None:
             return 1
         env[EMBEDDED_ENV] = str(embedded.credentials)
         root_args = [f"--ServerApp.root_dir={embedded.workspace}"]
@@ -157,11 +165,8 @@ def serve_embedded(*, data_dir: str | None, port: int) -> int:
 
     Prints the credentials file's path for ``JUPYTER_APOLO_EMBEDDED``; returns 1 if it cannot start.
     """
-    embedded = EmbeddedPlatform(Path(data_dir) if data_dir else default_data_dir(), port)
-    try:
-        embedded.start()
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    embedded = _start_embedded(data_dir, port)
+    if embedded is None:
         return 1
     print(f"export {EMBEDDED_ENV}={embedded.credentials}", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)
