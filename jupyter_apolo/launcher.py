@@ -150,10 +150,12 @@ def main(*, data_dir: str | None, port: int, force_embedded: bool, lab_args: lis
         root_args = [f"--ServerApp.root_dir={embedded.workspace}"]
         print(f"Embedded Apolo platform at {embedded.url}, signed in as {embedded.user}; "
               f"data in {embedded.data_dir}.", file=sys.stderr)
+    signal.signal(signal.SIGTERM, _interrupt)
     lab = subprocess.Popen([sys.executable, "-m", "jupyterlab", *root_args, *lab_args], env=env)
     try:
         return lab.wait()
     except KeyboardInterrupt:
+        lab.terminate()  # one Ctrl-C (or SIGTERM to us) stops Lab without its y/n prompt
         return lab.wait()
     finally:
         if embedded:

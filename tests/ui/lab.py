@@ -47,6 +47,7 @@ class Lab:
     url: str = ""
     token: str = ""
     proc: subprocess.Popen | None = None
+    command: list[str] | None = None  # default: python -m jupyterlab; a launcher brings its own root_dir
 
     @property
     def log(self) -> Path:
@@ -68,10 +69,11 @@ class Lab:
             JUPYTER_CONFIG_DIR=str(dirs["config"]),
             **self.env,
         )
+        root_dir = [] if self.command else [f"--ServerApp.root_dir={dirs['work']}"]
         cmd = [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={dirs['work']}", "--LabApp.news_url=None",
+            *(self.command or [sys.executable, "-m", "jupyterlab"]), "--no-browser", "--ip=127.0.0.1",
+            f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
+            *root_dir, "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *self.args,
         ]
         if os.geteuid() == 0:
