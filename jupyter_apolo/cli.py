@@ -92,7 +92,7 @@ def _platform(args: argparse.Namespace) -> int:
             platform.ensure_user(args.user)
             print(mint(platform.secret, args.user, lifetime=args.lifetime))
         elif args.platform_command == "add-project-user":
-            if platform.principal_kind(args.project) is None and platform._project_owner(args.project) is None:
+            if platform.project_owner(args.project) is None:
                 platform.ensure_user(args.user)
                 platform.create_project(args.project, owner=args.user)
             else:

@@ -103,11 +103,10 @@ def seed_platform(platform: Platform, user: str) -> None:
     platform.ensure_user(user)
     for mate in TEAMMATES:
         platform.ensure_user(mate)
-    if not platform.projects_of(user) or TEAM_PROJECT not in {p["name"] for p in platform.projects_of(user)}:
-        if platform._project_owner(TEAM_PROJECT) is None:
-            platform.create_project(TEAM_PROJECT, owner=user)
-        else:
-            platform.add_project_user(TEAM_PROJECT, user, "admin")
+    if platform.project_owner(TEAM_PROJECT) is None:
+        platform.create_project(TEAM_PROJECT, owner=user)
+    else:
+        platform.add_project_user(TEAM_PROJECT, user, "admin")
     for mate, role in TEAMMATES.items():
         platform.add_project_user(TEAM_PROJECT, mate, role)
     folder = platform.storage_root / platform.org / NOTEBOOKS_REMOTE

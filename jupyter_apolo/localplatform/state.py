@@ -145,7 +145,7 @@ class Platform:
             self.db.execute(
                 "INSERT INTO principals (name, kind, created_at) VALUES (?, 'user', ?)", (name, time.time())
             )
-        if self._project_owner(name) is None:
+        if self.project_owner(name) is None:
             self.create_project(name, owner=name)
         return True
 
@@ -178,7 +178,8 @@ class Platform:
             self.db.execute("DELETE FROM permissions WHERE principal = ?", (name,))
             self.db.execute("DELETE FROM permissions WHERE uri = ?", (f"role://{name}",))
 
-    def _project_owner(self, project: str) -> str | None:
+    def project_owner(self, project: str) -> str | None:
+        """The user who created ``project``, or None when there is no such project."""
         row = self.db.execute("SELECT owner FROM projects WHERE name = ?", (project,)).fetchone()
         return row["owner"] if row else None
 
@@ -186,7 +187,7 @@ class Platform:
         """Create ``project`` in this platform's org with ``owner`` as its admin, and its storage
         folder. Raises ``PlatformError(400)`` for a bad name, ``PlatformError(409)`` if it exists."""
         check_name("project", project)
-        if self._project_owner(project) is not None:
+        if self.project_owner(project) is not None:
             raise PlatformError(409, f"Project {project!r} already exists")
         with self.db:
             self.db.execute("BEGIN")
@@ -201,7 +202,7 @@ class Platform:
     def add_project_user(self, project: str, user: str, role: str = "writer") -> None:
         """Make ``user`` a member of ``project`` with ``role`` (reader|writer|manager|admin),
         as ``apolo admin add-project-user`` does. Raises ``PlatformError(404/400)``."""
-        if self._project_owner(project) is None:
+        if self.project_owner(project) is None:
             raise PlatformError(404, f"Project {project!r} was not found")
         if self.principal_kind(user) != "user":
             raise PlatformError(404, f'user "{user}" was not found')
