@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, BinaryIO, Callable
 
 from .core import backoff
 from .errors import ApoloError, IllegalArgumentError, PlatformUnreachable
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .core import AsyncApolo
 
 WRITE_CHUNK = 1024 * 1024  # bytes buffered per file before a disk write (done off the event loop)
+INLINE_WRITE = 256 * 1024  # smaller final writes go straight to the page cache, no thread hop
 
 
 @dataclass
@@ -91,6 +93,29 @@ class Transfer:
         await self._download(src_uri, st.size, target, _Tracker(progress, st.size, 1))
         return target
 
+    async def download_into(self, src: str, out: BinaryIO, *, size: int | None = None,
+                            progress: ProgressCallback | None = None) -> str:
+        """Stream storage file ``src`` into ``out`` (a binary file open for writing, written from its
+        current position) and return the hex sha256 of the bytes written, hashed while streaming.
+
+        ``size``: the file's size in bytes when already known (e.g. from a listing): no
+        ``GETFILESTATUS`` is sent, one ``OPEN`` only. Resumes after dropped connections like
+        ``download_file``. The caller owns ``out`` (and any temp file/rename around it).
+        Raises ``NotFoundError``, ``ApoloError`` when the byte count differs from ``size`` (the file
+        changed during the download), ``PlatformUnreachable`` after ``retries`` failed resumes.
+        """
+        src_uri = self._api.storage.normalize(src)
+        if size is None:
+            size = (await self._api.storage.stat(src_uri)).size
+        digest = hashlib.sha256()
+        start = out.tell()
+        tracker = _Tracker(progress, size, 1)
+        await self._fetch(await self._api.storage.http_url(src_uri), out, tracker, src_uri, digest, start)
+        if out.tell() - start != size:
+            raise ApoloError(f"{src_uri} changed during the download: got {out.tell() - start} bytes, expected {size}")
+        tracker.file_done(src_uri)
+        return digest.hexdigest()
+
     async def _download(self, src_uri: str, size: int, target: Path, tracker: _Tracker) -> None:
         url = await self._api.storage.http_url(src_uri)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
@@ -106,10 +131,13 @@ class Transfer:
             raise
         tracker.file_done(str(target))
 
-    async def _fetch(self, url: str, out, tracker: _Tracker, label: str) -> None:  # type: ignore[no-untyped-def]
+    async def _fetch(self, url: str, out, tracker: _Tracker, label: str,  # type: ignore[no-untyped-def]
+                     digest=None, start: int = 0) -> None:  # type: ignore[no-untyped-def]
+        """Stream ``url`` into ``out`` from byte ``out.tell() - start`` of the file, resuming with
+        ``Range``; ``digest`` (hashlib object) is updated with every byte written."""
         attempt = 0
         while True:
-            pos = out.tell()
+            pos = out.tell() - start
             try:
                 async with self._api.storage.open(url, pos) as resp:
                     if pos:
@@ -121,10 +149,10 @@ class Transfer:
                             buffer.append(chunk)
                             buffered += len(chunk)
                             if buffered >= WRITE_CHUNK:
-                                await _write(out, buffer, tracker, label)
+                                await _write(out, buffer, tracker, label, digest)
                                 buffered = 0
                     finally:  # keep what arrived before a drop: the resume starts after it
-                        await _write(out, buffer, tracker, label)
+                        await _write(out, buffer, tracker, label, digest)
                 return
             except PlatformUnreachable:
                 if attempt >= self.retries:
@@ -273,13 +301,21 @@ async def _run_pool(producer: Awaitable[None], queue: asyncio.Queue, job: Callab
     return done
 
 
-async def _write(out, buffer: list[bytes], tracker: _Tracker, label: str) -> None:  # type: ignore[no-untyped-def]
-    """Write and empty ``buffer`` in a worker thread: slow disks must not stall other transfers."""
+async def _write(out, buffer: list[bytes], tracker: _Tracker, label: str, digest=None) -> None:  # type: ignore[no-untyped-def]
+    """Write (and hash into ``digest``) and empty ``buffer``: in a worker thread when large, since slow
+    disks must not stall other transfers; inline when small (a thread hop costs more than the write)."""
     if buffer:
         chunks = buffer[:]
         buffer.clear()
-        await asyncio.to_thread(out.writelines, chunks)
-        tracker.add_bytes(sum(map(len, chunks)), label)
+        size = sum(map(len, chunks))
+        if digest is not None:
+            for chunk in chunks:
+                digest.update(chunk)
+        if size >= INLINE_WRITE:
+            await asyncio.to_thread(out.writelines, chunks)
+        else:
+            out.writelines(chunks)
+        tracker.add_bytes(size, label)
 
 
 def _check_resumed(resp, pos: int) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from .ignore import project_filter
 from .manifest import Manifest
 from .project import NOTEBOOKS_VOLUME, FlowProject, ProjectError, load_project
 from .remote import StorageFolder
-from .sync import PULL, NotebookSync, Plan, Progress, Result
+from .sync import DEFAULT_CONCURRENCY, PULL, NotebookSync, Plan, Progress, Result
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class SyncSettings:
     remote: str | None = None
     local: str | None = None
     volume: str = NOTEBOOKS_VOLUME
-    concurrency: int = 16
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 def manifest_path(project: FlowProject, volume: str) -> Path:

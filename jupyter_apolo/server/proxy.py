@@ -188,9 +188,12 @@ class ProxyHandler(ApoloHandler):
         try:
             async with api.stream(method, url, **kw) as resp:
                 self._relay_head(resp, path)
+                length, relayed = _content_length(resp), 0
                 async for chunk in resp.aiter_raw():
                     self.write(chunk)
-                    await self.flush()  # back-pressure: wait until the browser's socket takes it
+                    relayed += len(chunk)
+                    if length is None or relayed < length:  # the last chunk goes out with finish()
+                        await self.flush()  # back-pressure: wait until the browser's socket takes it
         except (ApoloError, JSONError):
             if not self._headers_written:
                 raise  # becomes a JSON error answer
@@ -221,10 +224,21 @@ class ProxyHandler(ApoloHandler):
         self.request.connection.stream.close()
         self._finished = True
 
+    def compute_etag(self) -> None:
+        return None  # the platform's answer is relayed as is: no ETag/304 made up here
+
     def finish(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         # APIHandler.finish forces application/json; keep the platform's content type.
         kwargs.setdefault("set_content_type", self._headers.get("Content-Type", "application/json"))
         return super().finish(*args, **kwargs)
+
+
+def _content_length(resp: httpx.Response) -> int | None:
+    """The upstream body's declared length in bytes, or None (chunked, or not a number)."""
+    try:
+        return int(resp.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
 
 
 class ApiProxyHandler(ProxyHandler):

@@ -18,6 +18,7 @@ from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import Configurable
 
 from ..client import ApoloConfig, AsyncApolo, ConfigError, resolve_config
+from ..client.streaming import bulk_transport
 
 #: Upstream API calls the proxy forwards: ``"METHOD regex"``, the regex matching the whole path
 #: after ``{api}/`` (reference §1-§3: config, jobs, users/permissions).
@@ -139,11 +140,14 @@ class Connection:
         completed from ``/config`` when not configured). Raises ``ConfigError`` without
         credentials, ``PlatformUnreachable`` when ``/config`` cannot be read."""
         config = self.config()
+        if self._client is not None and self._resolved == config:
+            return self._client  # the common case: no lock, no await
         async with self._lock:
             if self._client is None or self._resolved != config:
                 await self.close()
+                # bulk reads: relaying a body costs about half the CPU (see client/streaming.py)
                 client = AsyncApolo(config, timeout=self.settings.request_timeout,
-                                    max_connections=self.settings.max_connections)
+                                    transport=bulk_transport(max_connections=self.settings.max_connections))
                 await client.open()
                 self._client, self._resolved = client, config
             return self._client

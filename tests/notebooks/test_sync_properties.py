@@ -34,7 +34,7 @@ class DirRemote:
                 found[rel] = RemoteFile(rel, p.stat().st_size, int(p.stat().st_mtime))
         return found
 
-    async def download(self, path: str, dest: Path) -> None:
+    async def download(self, path: str, dest: Path, size: int | None = None) -> None:
         shutil.copyfile(self.root / path, dest)
 
     async def upload(self, src: Path, path: str) -> RemoteFile:

@@ -28,6 +28,18 @@ async def test_config(fetch):
     assert doc["authorized"] is True and doc["clusters"][0]["name"] == "default"
 
 
+async def test_small_answers_are_relayed_whole_with_the_platforms_etag(fetch, platform):
+    """A one-chunk answer leaves with finish() (no flush per chunk): same bytes and length as the
+    platform's, and only the platform's ETag (tornado makes none up for the proxied call)."""
+    resp = await fetch("GET", "apolo/api/v1/config")
+    assert resp.code == 200 and int(resp.headers["Content-Length"]) == len(resp.body)
+    direct = platform.http("alice").get("config")
+    assert resp.headers.get("Etag") == direct.headers.get("etag")
+    # If-None-Match is not forwarded, so the platform answers 200; the proxy must not turn it into a 304
+    again = await fetch("GET", "apolo/api/v1/config", headers={"If-None-Match": resp.headers.get("Etag", '"x"')})
+    assert again.code == 200 and body(again) == body(resp)
+
+
 async def test_jobs_create_list_get_kill(fetch, cli):
     resp = await fetch("POST", "apolo/api/v1/jobs?from_preset", body=json.dumps({**JOB_BODY, "name": "proxied"}),
                        headers={"Content-Type": "application/json"})
