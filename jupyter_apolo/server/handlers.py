@@ -112,7 +112,8 @@ class ContextHandler(ApoloHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        config = (await self.connection.client()).config  # ConfigError -> 503 via write_error
+        # fresh: the sidebar's refresh must see a login made a moment ago (proxied calls use the TTL)
+        config = (await self.connection.client(fresh=True)).config  # ConfigError -> 503 via write_error
         self.write_json({
             "user": config.username,
             "cluster": config.cluster,

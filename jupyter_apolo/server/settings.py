@@ -127,19 +127,20 @@ class Connection:
         self._lock = asyncio.Lock()
         self._cached: tuple[float, ApoloConfig] | None = None
 
-    def config(self) -> ApoloConfig:
-        """The resolved credentials. Raises ``ConfigError`` saying what to run when none resolve."""
+    def config(self, fresh: bool = False) -> ApoloConfig:
+        """The resolved credentials (``fresh``: re-resolve now, ignoring the TTL). Raises
+        ``ConfigError`` saying what to run when none resolve."""
         now = time.monotonic()
-        if self._cached is None or now - self._cached[0] > self.CONFIG_TTL:
+        if fresh or self._cached is None or now - self._cached[0] > self.CONFIG_TTL:
             self._cached = None  # a failure is never cached
             self._cached = (now, resolve_config(**self.settings.overrides(), environ=self.environ))
         return self._cached[1]
 
-    async def client(self) -> AsyncApolo:
+    async def client(self, fresh: bool = False) -> AsyncApolo:
         """The shared, open ``AsyncApolo`` for the current credentials (its cluster/org/project
-        completed from ``/config`` when not configured). Raises ``ConfigError`` without
-        credentials, ``PlatformUnreachable`` when ``/config`` cannot be read."""
-        config = self.config()
+        completed from ``/config`` when not configured; ``fresh`` as in ``config``). Raises
+        ``ConfigError`` without credentials, ``PlatformUnreachable`` when ``/config`` cannot be read."""
+        config = self.config(fresh)
         if self._client is not None and self._resolved == config:
             return self._client  # the common case: no lock, no await
         async with self._lock:

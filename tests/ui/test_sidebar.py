@@ -16,6 +16,9 @@ def open_lab(page: Page, lab) -> None:
     page.goto(lab.page_url())
     page.locator("#jupyterlab-splash").wait_for(state="detached")
     page.locator(".jp-LabShell").wait_for()
+    # Lab opens the Launcher once the (reset) workspace is restored; until then a late focus
+    # change can close a just-opened command palette.
+    page.locator(".jp-Launcher").wait_for()
 
 
 def open_sidebar(page: Page, state: str):
