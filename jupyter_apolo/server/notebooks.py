@@ -33,7 +33,7 @@ from traitlets.config import Configurable
 
 from ..client.errors import ApoloError
 from ..notebooks import GitError, GitRepo, ProjectError, workflow
-from ..notebooks.sync import PULL, PUSH
+from ..notebooks.sync import DEFAULT_CONCURRENCY, PULL, PUSH
 from .handlers import ApoloHandler, JSONError, error_from_apolo
 
 
@@ -43,7 +43,7 @@ class ApoloNotebooks(Configurable):
     remote = Unicode("", config=True, help="Storage URI overriding the notebooks volume's remote (empty: live.yml).")
     local = Unicode("", config=True, help="Folder overriding the notebooks volume's local, relative to the project root.")
     clear_outputs = Bool(False, config=True, help="Commit notebooks without outputs (the working tree keeps them).")
-    concurrency = Int(16, config=True, help="Files transferred at once by a pull or push.")
+    concurrency = Int(DEFAULT_CONCURRENCY, config=True, help="Files transferred at once by a pull or push.")
 
     def sync_settings(self) -> workflow.SyncSettings:
         return workflow.SyncSettings(remote=self.remote or None, local=self.local or None,
