@@ -153,9 +153,15 @@ class Storage:
                 dst_c = child_uri(dst_c, posixpath.basename(split_uri(src_c)[2].rstrip("/")))
         except NotFoundError:
             pass
-        await self._api.request("POST", await self.http_url(src_c),
-                                params={"op": "RENAME", "destination": split_uri(dst_c)[2]})
+        await self.rename(src_c, dst_c)
         return dst_c
+
+    async def rename(self, src: str, dst: str) -> None:
+        """The platform's RENAME of ``src`` to exactly ``dst``, replacing a file there (no
+        directory check, unlike ``mv``; reference §4.1). Raises ``NotFoundError`` and the
+        platform's errno errors (``IllegalArgumentError``)."""
+        await self._api.request("POST", await self.http_url(src),
+                                params={"op": "RENAME", "destination": split_uri(self.normalize(dst))[2]})
 
     async def disk_usage(self, uri: str = "storage:") -> dict[str, int]:
         """``{"total", "used", "free"}`` bytes for the project of ``uri`` (``apolo storage df``)."""

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..client.errors import NotFoundError
-from ..client.storage import CHUNK, child_uri
-from ..client.uris import split_uri
+from ..client.storage import child_uri
 from .sync import PARTIAL_SUFFIX, RemoteFile
 
 
@@ -71,14 +70,8 @@ class StorageFolder:
         final = self._uri(path)
         folder, name = final.rsplit("/", 1)
         tmp = f"{folder}/.{name}{PARTIAL_SUFFIX}"
-        tmp_url = await self.api.storage.http_url(tmp)
-        with open(src, "rb") as f:
-            await self.api.storage.create(tmp_url, f.read(CHUNK))  # creates parent folders
-            offset = f.tell()
-            while block := f.read(CHUNK):
-                await self.api.storage.write(tmp_url, offset, block)
-                offset += len(block)
-        await self.api.request("POST", tmp_url, params={"op": "RENAME", "destination": split_uri(final)[2]})
+        await self.api.transfer.upload_file(src, tmp)  # CREATE + WRITE chunks; creates parent folders
+        await self.api.storage.rename(tmp, final)
         st = await self.api.storage.stat(final)
         return RemoteFile(path, st.size, st.modified)
 
