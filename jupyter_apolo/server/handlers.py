@@ -23,9 +23,9 @@ from .settings import Connection, job_identity
 API_VERSION = 1
 AUTH_RESOURCE = "apolo"
 
-#: What the 503 answer tells a person to do when no credentials resolve.
-CONFIG_FIX = ("Run `apolo login` (or `apolo config login-with-token TOKEN URL`) and reload, "
-              "or set c.ApoloServer.url and c.ApoloServer.token, or start `jupyter apolo lab`.")
+#: What the 503 answer adds to the client's error (which already lists the commands to run).
+CONFIG_FIX = ("After `apolo login`, press refresh; no restart is needed. A server can also be configured with "
+              "c.ApoloServer.url and c.ApoloServer.token_file.")
 
 
 class JSONError(web.HTTPError):
