@@ -28,6 +28,10 @@ Sync facade (magics, widgets, scripts; one background loop thread per process)::
         api.jobs.list()            # -> list[Job];  api.jobs.logs(job) -> iterator of bytes
         api.storage.ls("storage:") # -> list[FileStatus]
 
+Byte relay for the server extension's proxy (aiohttp; ``relay.py``)::
+
+    async with Relay(cfg).exchange("GET", url, headers=...) as up:   # status, headers, chunks()
+
 URIs (the CLI's rules): ``normalize_uri("storage:x", cfg)`` -> ``storage://c/o/p/x``;
 ``short_uri(uri, cfg)`` -> ``storage:x``. Errors: ``ApoloError`` and subclasses in ``errors``.
 """

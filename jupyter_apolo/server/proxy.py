@@ -21,13 +21,13 @@ from functools import lru_cache
 from typing import AsyncIterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import httpx
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import ensure_async
 from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..client import ApoloError, AsyncApolo
+from ..client.relay import Upstream
 from .handlers import AUTH_RESOURCE, ApoloHandler, JSONError
 
 #: RFC 7230 §6.1 hop-by-hop headers, plus what must not cross the proxy in either direction.
@@ -35,8 +35,9 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "trailer", "trailers", "transfer-encoding", "upgrade"})
 DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"set-cookie", "www-authenticate", "location", "server", "date",
                                          "content-security-policy", "access-control-allow-origin"}
-#: The only request headers forwarded: what the platform's jobs/storage protocol reads (§0, §4.1).
-FORWARDED_REQUEST_HEADERS = ("Accept", "Content-Type", "Content-Range", "Range", "Content-Length")
+#: The only request headers forwarded: what the platform's jobs/storage protocol reads (§0, §4.1),
+#: and Accept-Encoding, because the body is relayed as the platform encoded it.
+FORWARDED_REQUEST_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "Content-Range", "Range", "Content-Length")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 #: Storage operation a method means when ``?op=`` is absent (reference §4.1, ★ column).
 DEFAULT_OP = {"GET": "OPEN", "HEAD": "OPEN", "PUT": "CREATE", "PATCH": "WRITE", "POST": "RENAME", "DELETE": "DELETE"}
@@ -178,21 +179,20 @@ class ProxyHandler(ApoloHandler):
 
     async def _forward(self, method: str, path: str) -> None:
         api = await self.connection.client()
+        relay = await self.connection.relay()
         url = await self.upstream_url(api, path)
         if self.request.query:
             url = f"{url}?{self.request.query}"
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := self.request.headers.get(k)) is not None}
-        kw: dict = {"headers": headers, "timeout": self.connection.timeout()}
-        if self._body is not None:
-            kw["content"] = self._request_body()
+        body = self._request_body() if self._body is not None else None
         try:
-            async with api.stream(method, url, **kw) as resp:
-                self._relay_head(resp, path)
-                length, relayed = _content_length(resp), 0
-                async for chunk in resp.aiter_raw():
+            async with relay.exchange(method, url, headers=headers, body=body) as upstream:
+                self._relay_head(upstream, path)
+                relayed = 0
+                async for chunk in upstream.chunks():
                     self.write(chunk)
                     relayed += len(chunk)
-                    if length is None or relayed < length:  # the last chunk goes out with finish()
+                    if upstream.length is None or relayed < upstream.length:  # the last chunk goes with finish()
                         await self.flush()  # back-pressure: wait until the browser's socket takes it
         except (ApoloError, JSONError):
             if not self._headers_written:
@@ -200,18 +200,19 @@ class ProxyHandler(ApoloHandler):
             self._abort("the platform connection failed mid-response")
             return
         except StreamClosedError:
-            return  # the browser went away; leaving the block closed the upstream response
+            return  # the browser went away; leaving the block closed the upstream connection
         self.finish()
 
-    def _relay_head(self, resp: httpx.Response, path: str) -> None:
-        if 300 <= resp.status_code < 400:
-            target = urlsplit(resp.headers.get("location", "")).netloc or "another location"
+    def _relay_head(self, upstream: Upstream, path: str) -> None:
+        if 300 <= upstream.status < 400:
+            location = next((v for k, v in upstream.headers if k.lower() == "location"), "")
+            target = urlsplit(location).netloc or "another location"
             raise JSONError(502, f"The platform redirected {self.request.method} {path!r} to {target}; "
                                  "the jupyter-apolo proxy never follows redirects.")
-        self.set_status(resp.status_code, resp.reason_phrase or None)
-        named = {h.strip().lower() for h in resp.headers.get("connection", "").split(",")}
+        self.set_status(upstream.status, upstream.reason or None)
+        named = {h.strip().lower() for k, v in upstream.headers if k.lower() == "connection" for h in v.split(",")}
         relayed: set[str] = set()
-        for name, value in resp.headers.multi_items():
+        for name, value in upstream.headers:
             key = name.lower()
             if key in DROPPED_RESPONSE_HEADERS or key in named:
                 continue
@@ -231,14 +232,6 @@ class ProxyHandler(ApoloHandler):
         # APIHandler.finish forces application/json; keep the platform's content type.
         kwargs.setdefault("set_content_type", self._headers.get("Content-Type", "application/json"))
         return super().finish(*args, **kwargs)
-
-
-def _content_length(resp: httpx.Response) -> int | None:
-    """The upstream body's declared length in bytes, or None (chunked, or not a number)."""
-    try:
-        return int(resp.headers["content-length"])
-    except (KeyError, ValueError):
-        return None
 
 
 class ApiProxyHandler(ProxyHandler):

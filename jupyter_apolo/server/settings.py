@@ -12,13 +12,11 @@ import os
 import time
 from pathlib import Path
 
-import httpx
-
 from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import Configurable
 
 from ..client import ApoloConfig, AsyncApolo, ConfigError, resolve_config
-from ..client.streaming import bulk_transport
+from ..client.relay import Relay
 
 #: Upstream API calls the proxy forwards: ``"METHOD regex"``, the regex matching the whole path
 #: after ``{api}/`` (reference §1-§3: config, jobs, users/permissions).
@@ -110,7 +108,8 @@ class ApoloServer(Configurable):
 
 
 class Connection:
-    """One ``AsyncApolo`` per server process, opened on first use, rebuilt when credentials change.
+    """One ``AsyncApolo`` (calls the server makes) and one ``Relay`` (calls the proxy passes
+    through) per server process, opened on first use, rebuilt together when credentials change.
 
     ``config()`` re-resolves credentials at most every ``CONFIG_TTL`` seconds (env, token file,
     the CLI's small SQLite db), so an ``apolo login`` after the server started is picked up
@@ -123,6 +122,7 @@ class Connection:
         self.settings = settings
         self.environ = environ
         self._client: AsyncApolo | None = None
+        self._relay: Relay | None = None
         self._resolved: ApoloConfig | None = None
         self._lock = asyncio.Lock()
         self._cached: tuple[float, ApoloConfig] | None = None
@@ -146,22 +146,27 @@ class Connection:
         async with self._lock:
             if self._client is None or self._resolved != config:
                 await self.close()
-                # bulk reads: relaying a body costs about half the CPU (see client/streaming.py)
-                client = AsyncApolo(config, timeout=self.settings.request_timeout,
-                                    transport=bulk_transport(max_connections=self.settings.max_connections))
+                s = self.settings
+                client = AsyncApolo(config, timeout=s.request_timeout, max_connections=s.max_connections)
                 await client.open()
+                self._relay = Relay(client.config, connect_timeout=s.connect_timeout, read_timeout=s.request_timeout,
+                                    max_connections=s.max_connections)
                 self._client, self._resolved = client, config
             return self._client
 
-    def timeout(self) -> httpx.Timeout:
-        """Per-request timeouts for proxied calls (seconds; ``read`` = between two chunks)."""
-        s = self.settings
-        return httpx.Timeout(s.request_timeout, connect=s.connect_timeout, pool=s.connect_timeout)
+    async def relay(self) -> Relay:
+        """The proxy's ``Relay`` for the current credentials (errors as ``client``)."""
+        await self.client()
+        assert self._relay is not None
+        return self._relay
 
     async def close(self) -> None:
-        """Close the shared client (idempotent)."""
-        if self._client is not None:
-            client, self._client, self._resolved = self._client, None, None
+        """Close the shared client and relay (idempotent)."""
+        client, relay = self._client, self._relay
+        self._client, self._relay, self._resolved = None, None, None
+        if relay is not None:
+            await relay.close()
+        if client is not None:
             await client.close()
 
 

@@ -1,5 +1,5 @@
 """A tiny misbehaving platform for the failure tests: slow answers, 5xx, redirects to another
-host, hop-by-hop headers, an endless download. Runs a tornado app in its own thread and loop
+host, hop-by-hop headers, an endless download, a download that stalls. Runs a tornado app in its own thread and loop
 (so it keeps serving while the test's loop is blocked) and records what it saw."""
 
 from __future__ import annotations
@@ -91,6 +91,17 @@ class Endless(Base):
         self.rec.stream_closed.set()
 
 
+class Stall(Base):
+    """``GET .../stall?op=OPEN``: declares 1 MiB, sends 64 KiB, then nothing for 30 s."""
+
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Length", str(1 << 20))
+        self.write(b"s" * 65536)
+        await self.flush()
+        await asyncio.sleep(30)
+
+
 class Elsewhere(web.RequestHandler):
     def initialize(self, rec: Recorder) -> None:
         self.rec = rec
@@ -131,6 +142,7 @@ class FakeUpstream:
             (r"/api/v1/config", Config, kw),
             (r"/api/v1/jobs/([^/]+)", Jobs, kw),
             (r"/api/v1/storage/local/alice/endless", Endless, kw),
+            (r"/api/v1/storage/local/alice/stall", Stall, kw),
         ], elsewhere=self.elsewhere)
         other = web.Application([(r"/(.*)", Elsewhere, {"rec": self.other})])
         servers = [httpserver.HTTPServer(app), httpserver.HTTPServer(other)]

@@ -1,5 +1,5 @@
-"""The proxy when the platform misbehaves: 5xx, down, slow, redirecting to another host, sending
-hop-by-hop headers; and when the browser goes away mid-download. Uses the tiny local
+"""The proxy when the platform misbehaves: 5xx, down, slow, stalling mid-body, redirecting to
+another host, sending hop-by-hop headers; and when the browser goes away mid-download. Uses the tiny local
 ``FakeUpstream`` (real HTTP, its own thread) instead of the embedded platform."""
 
 from __future__ import annotations
@@ -107,3 +107,18 @@ async def test_client_disconnect_cancels_the_upstream_download(http_server_clien
     sent = upstream.rec.stream_chunks
     await asyncio.sleep(0.3)
     assert upstream.rec.stream_chunks == sent  # nothing more is pulled from the platform
+
+
+async def test_a_download_that_stalls_is_cut_not_left_hanging(http_server_client, jp_http_port, jp_base_url, jp_auth_header, upstream):
+    # request_timeout is 0.5 s: the browser must see the connection close, never a clean end
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+    writer.write((f"GET {jp_base_url}apolo/storage/local/alice/stall?op=OPEN HTTP/1.1\r\n"
+                  f"Host: 127.0.0.1:{jp_http_port}\r\nAuthorization: {jp_auth_header['Authorization']}\r\n\r\n").encode())
+    await writer.drain()
+    start = asyncio.get_running_loop().time()
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: 1048576" in head, head
+    body = await asyncio.wait_for(reader.read(), 10)  # until the proxy closes the connection
+    assert body == b"s" * 65536
+    assert asyncio.get_running_loop().time() - start < 5
+    writer.close()
