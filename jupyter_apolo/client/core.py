@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, AsyncIterator
 
 import httpx
@@ -72,6 +74,7 @@ class AsyncApolo:
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
         self._cluster: ClusterInfo | None = None
+        self._server_clock: tuple[float, float] | None = None  # (platform Date, local monotonic then)
         self.jobs = Jobs(self)
         self.permissions = Permissions(self)
         self.storage = Storage(self)
@@ -95,6 +98,7 @@ class AsyncApolo:
             self._http = httpx.AsyncClient(
                 timeout=httpx.Timeout(self._timeout), limits=self._limits, transport=self._transport,
                 headers={"User-Agent": USER_AGENT}, follow_redirects=False,
+                event_hooks={"response": [self._note_date]},
             )
         if not (self.config.cluster and self.config.project):
             await self._complete_scope()
@@ -110,6 +114,32 @@ class AsyncApolo:
         if self._http is None:
             raise RuntimeError("AsyncApolo is not open: use `async with AsyncApolo(...) as api:`")
         return self._http
+
+    # -- the platform's clock -----------------------------------------------------------------
+
+    async def _note_date(self, response: httpx.Response) -> None:
+        date = response.headers.get("date")
+        if date:
+            try:
+                self._server_clock = (parsedate_to_datetime(date).timestamp(), time.monotonic())
+            except (TypeError, ValueError):
+                pass  # a malformed Date says nothing about the clock
+
+    async def server_time(self) -> float:
+        """The platform's clock now, epoch seconds: the ``Date`` header of its latest answer plus the
+        local time elapsed since (reads ``/config`` first when nothing was answered yet).
+
+        ``Date`` has whole seconds, so this is up to ~1 s behind the platform and never ahead of it
+        (apart from network latency): use it as a lower bound when comparing storage mtimes, which
+        the platform stamps with its own clock, whatever this machine's clock says.
+        Raises what ``request`` raises.
+        """
+        if self._server_clock is None:
+            await self.request("GET", "config")
+        if self._server_clock is None:  # the platform sends no Date: trust the local clock
+            return time.time()
+        date, then = self._server_clock
+        return date + (time.monotonic() - then)
 
     # -- raw calls ----------------------------------------------------------------------------
 

@@ -58,6 +58,10 @@ class StorageFolder:
                 raise
         return found
 
+    async def server_time(self) -> float:
+        """Storage's clock now, epoch seconds (see ``AsyncApolo.server_time``)."""
+        return await self.api.server_time()
+
     async def download(self, path: str, dest: Path, size: int | None = None) -> str:
         """Stream the file at ``path`` into ``dest`` (created/truncated) through the client's transfer machinery
         (resumes dropped connections, checks the byte count); returns the hex sha256 of its bytes, hashed while

@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import os
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
@@ -40,7 +39,6 @@ PULL, PUSH = "pull", "push"
 # 16 was ~1.5x slower than 4-8, since httpcore's pool re-checks every open connection per request; 8 keeps
 # enough requests in flight to hide a real platform's round trips (the client's download_tree uses 8 too).
 DEFAULT_CONCURRENCY = 8
-RACY_SECONDS = 0  # extra seconds of client/server clock skew tolerated when trusting a storage mtime
 
 
 @dataclass(frozen=True)
@@ -59,6 +57,9 @@ class RemoteTree(Protocol):
 
     async def list_files(self, skip_dir: Callable[[str], bool]) -> dict[str, RemoteFile]:
         """Every file under the folder ({} if it does not exist); ``skip_dir(rel)`` prunes folders."""
+
+    async def server_time(self) -> float:
+        """Now on the clock storage stamps mtimes with (epoch seconds; may lag, never lead)."""
 
     async def download(self, path: str, dest: Path, size: int | None = None) -> str | None:
         """Write the file's bytes to ``dest`` (a temp path the caller renames); return their hex sha256
@@ -184,7 +185,7 @@ class NotebookSync:
         client's errors (e.g. ``AuthorizationError``) when storage cannot be listed."""
         if direction not in (PULL, PUSH):
             raise ValueError(f"direction must be {PULL!r} or {PUSH!r}, not {direction!r}")
-        listed_at = int(time.time())
+        listed_at = int(await self.remote.server_time())  # storage's clock: this machine's may be skewed
         remote = await self.remote.list_files(lambda rel: self._skip(rel, True))
         remote = {p: f for p, f in remote.items() if not self._skip(p)}
         local = await asyncio.to_thread(self._scan_local)
@@ -375,8 +376,9 @@ class NotebookSync:
         before = src.stat()
         sha = await asyncio.to_thread(sha256_file, src)
         uploaded = await self.remote.upload(src, path)
+        read_at = int(await self.remote.server_time())  # when its status was read, on storage's clock
         self.manifest.record(Entry(path, uploaded.size, sha, uploaded.mtime,
-                                   before.st_mtime_ns if _same_stat(src, before) else -1, int(time.time())))
+                                   before.st_mtime_ns if _same_stat(src, before) else -1, read_at))
         return uploaded
 
     def _remove_partials(self) -> None:
@@ -394,7 +396,7 @@ def _remote_state(r: RemoteFile | None, base: Entry | None) -> str:
         return "changed"
     # Storage mtimes have 1 s resolution: a same-size edit in the second we listed would look unchanged
     # ("racy git"). Such entries are re-checked by content (downloaded, hashed, not rewritten if identical).
-    return "same" if r.mtime < base.listed_at - RACY_SECONDS else "unsure"
+    return "same" if r.mtime < base.listed_at else "unsure"
 
 
 def _decide(direction: str, path: str, rs: str, ls: str, r: RemoteFile | None) -> tuple[Change | None, Change | None]:

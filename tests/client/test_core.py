@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -80,3 +81,36 @@ def test_sync_call_from_the_background_loop_is_refused(platform):
 
     with pytest.raises(RuntimeError, match="its own event loop"):
         run(nested())
+
+
+def test_server_time_follows_the_platforms_date_header_not_the_local_clock(platform):
+    # a platform whose clock is an hour behind this machine's: Date says so on every answer
+    from email.utils import formatdate
+
+    async def behind(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        body = b'{"authorized": true}'
+        writer.write(b"HTTP/1.1 200 OK\r\nDate: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                     % (formatdate(time.time() - 3600, usegmt=True).encode(), len(body), body))
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(behind, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/api/v1"
+        async with server:
+            cfg = resolve_config(url=url, token=platform.token("alice"), cluster="default", org="local",
+                                 project="alice", environ={})
+            async with AsyncApolo(cfg) as api:
+                first = await api.server_time()  # nothing answered yet: asks /config
+                await asyncio.sleep(1.1)
+                later = await api.server_time()  # no new answer: the local time elapsed is added
+        # the real platform, same machine: same clock
+        async with AsyncApolo(resolve_config(url=platform.url, token=platform.token("alice"), environ={})) as api:
+            here = await api.server_time()
+        return first, later, here
+
+    first, later, here = asyncio.run(main())
+    assert -3602 < first - time.time() < -3598
+    assert 1.0 < later - first < 2.0
+    assert -2 < here - time.time() <= 0.5  # whole-second Date: never ahead, at most ~1 s behind

@@ -11,8 +11,10 @@ import asyncio
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,18 +23,22 @@ from jupyter_apolo.notebooks.sync import PUSH, NotebookSync, RemoteFile
 
 
 class DirRemote:
-    """A ``RemoteTree`` over a local folder (whole-second mtimes, like storage)."""
+    """A ``RemoteTree`` over a local folder (whole-second mtimes, like storage). ``skew``: seconds the
+    "storage" clock runs ahead of this machine's (negative: behind); its mtimes and clock both carry it."""
 
-    def __init__(self, root: Path):
-        self.root, self.uri = root, f"file://{root}"
+    def __init__(self, root: Path, skew: int = 0):
+        self.root, self.uri, self.skew = root, f"file://{root}", skew
+
+    def _status(self, rel: str) -> RemoteFile:
+        st_ = (self.root / rel).stat()
+        return RemoteFile(rel, st_.st_size, int(st_.st_mtime) + self.skew)
+
+    async def server_time(self) -> float:
+        return time.time() + self.skew
 
     async def list_files(self, skip_dir):  # type: ignore[no-untyped-def]
-        found = {}
-        for p in self.root.rglob("*"):
-            if p.is_file():
-                rel = p.relative_to(self.root).as_posix()
-                found[rel] = RemoteFile(rel, p.stat().st_size, int(p.stat().st_mtime))
-        return found
+        return {p.relative_to(self.root).as_posix(): self._status(p.relative_to(self.root).as_posix())
+                for p in self.root.rglob("*") if p.is_file()}
 
     async def download(self, path: str, dest: Path, size: int | None = None) -> None:
         shutil.copyfile(self.root / path, dest)
@@ -40,12 +46,10 @@ class DirRemote:
     async def upload(self, src: Path, path: str) -> RemoteFile:
         (self.root / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, self.root / path)
-        st_ = (self.root / path).stat()
-        return RemoteFile(path, st_.st_size, int(st_.st_mtime))
+        return self._status(path)
 
     async def status(self, path: str) -> RemoteFile | None:
-        p = self.root / path
-        return RemoteFile(path, p.stat().st_size, int(p.stat().st_mtime)) if p.is_file() else None
+        return self._status(path) if (self.root / path).is_file() else None
 
     async def delete(self, path: str) -> None:
         (self.root / path).unlink()
@@ -137,3 +141,27 @@ def test_push_never_overwrites_a_teammates_edit(cases):
         assert os.listdir(work / "local") is not None
     finally:
         shutil.rmtree(work)
+
+
+@pytest.mark.parametrize("skew", [0, -30, 30])
+def test_a_same_second_storage_edit_arrives_whatever_the_clock_skew(tmp_path, skew):
+    # bob's same-size edit lands in the second after our listing began, with storage's clock `skew` s off ours:
+    # (size, mtime) are unchanged, so only a listing time taken on storage's clock tells it apart
+    (tmp_path / "local").mkdir(), (tmp_path / "remote").mkdir()
+    nb = tmp_path / "remote" / "a.ipynb"
+    stamp = time.time() + 1  # the file's mtime second is never before the listing's
+    nb.write_bytes(b"AAAA")
+    os.utime(nb, (stamp, stamp))
+
+    def sync() -> NotebookSync:
+        return NotebookSync(tmp_path / "local", DirRemote(tmp_path / "remote", skew),
+                            Manifest.load(tmp_path / "state/nb.json", "r"))
+
+    s = sync()
+    asyncio.run(s.apply(asyncio.run(s.plan())))
+    assert (tmp_path / "local" / "a.ipynb").read_bytes() == b"AAAA"
+    nb.write_bytes(b"BBBB")
+    os.utime(nb, (stamp, stamp))
+    s = sync()
+    asyncio.run(s.apply(asyncio.run(s.plan())))
+    assert (tmp_path / "local" / "a.ipynb").read_bytes() == b"BBBB"
