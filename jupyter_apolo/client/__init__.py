@@ -10,6 +10,7 @@ Async core (server extension, on tornado's loop)::
     async with AsyncApolo(cfg) as api:
         await api.cluster_info()                       # ClusterInfo(storage_url, monitoring_url, presets, ...)
         async for job in api.jobs.list(statuses=()):   # Job(id, name, owner, status, ..., raw)
+        await api.jobs.run("ubuntu", "echo hi", preset="cpu-small", volumes=[Volume.parse("storage:d:/d:ro")])
         await api.jobs.get("job:notebook"); await api.jobs.kill(job_id)
         async for chunk in api.jobs.logs(job_id): ...  # bytes, over {mon}/{id}/log_ws
         await api.jobs.current()                       # this job (NEURO_JOB_ID) or None

@@ -1,4 +1,4 @@
-"""Jobs: list (streamed), get, resolve, kill, logs, and "this job" (reference §2)."""
+"""Jobs: run, list (streamed), get, resolve, kill, logs, and "this job" (reference §2)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,46 @@ ACTIVE_STATUSES = ("pending", "running", "suspended")  # `apolo ps` without -a
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 JOB_ID = re.compile(r"job-[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}")  # cli utils.resolve_job_ex
 LOG_SEPARATOR = "<================ Live logs ==============>"
+JOB_NAME = re.compile(r"[a-z](?:-?[a-z0-9])*")  # papi create_job; 3..40 characters
+LIFE_SPAN = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")  # cli click_types: 1d2h3m4s
+
+
+def parse_life_span(value: str) -> int | None:
+    """``apolo run --life-span`` syntax (``1d``, ``2h30m``, ``90m``, ``0`` = no limit) -> whole minutes
+    (rounded up), None for no limit. Raises ``ValueError`` naming the accepted forms."""
+    if value.strip() == "0":
+        return None
+    match = LIFE_SPAN.fullmatch(value.strip())
+    if not match or not any(match.groups()):
+        raise ValueError(f"Invalid life span {value!r}: use e.g. 1d, 2h30m, 45m or 0 for no limit")
+    d, h, m, sec = (int(g or 0) for g in match.groups())
+    return max(1, -(-(((d * 24 + h) * 60 + m) * 60 + sec) // 60))
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A storage volume of a job: ``storage`` (a storage URI, any CLI form), mounted at ``mount``
+    (an absolute path in the container), ``read_only``. ``parse`` reads ``apolo run -v`` syntax."""
+
+    storage: str
+    mount: str
+    read_only: bool = False
+
+    @classmethod
+    def parse(cls, spec: str) -> "Volume":
+        """``STORAGE_URI:MOUNT_PATH[:ro|:rw]`` (``storage:data:/mnt/data:ro``), as ``apolo run -v``.
+        Raises ``ValueError`` for another scheme or a relative mount path."""
+        body, _, mode = spec.rpartition(":")
+        if mode not in ("ro", "rw"):
+            body, mode = spec, "rw"
+        src, _, dst = body.rpartition(":")
+        if not src.startswith("storage:"):
+            raise ValueError(f"Invalid volume {spec!r}: only storage: volumes are supported here "
+                             "(STORAGE_URI:MOUNT_PATH[:ro|:rw], e.g. storage:data:/mnt/data:ro); "
+                             "use the apolo CLI for secret: and disk: volumes")
+        if not dst.startswith("/"):
+            raise ValueError(f"Invalid volume {spec!r}: the mount path must be absolute, e.g. {src}:/mnt/data")
+        return cls(src, dst, mode == "ro")
 
 
 @dataclass(frozen=True)
@@ -123,6 +163,58 @@ class Jobs:
             params.append(("limit", str(limit)))
         async for item in self._api.ndjson("GET", "jobs", params=params, list_key="jobs"):
             yield Job.from_api(item)
+
+    async def run(self, image: str, command: str | None = None, *, preset: str | None = None,
+                  name: str | None = None, tags: Iterable[str] = (), volumes: Iterable[Volume] = (),
+                  env: Mapping[str, str] | None = None, http_port: int | None = 80, http_auth: bool = True,
+                  life_span_minutes: int | None = 1440, pass_config: bool = False, description: str | None = None,
+                  entrypoint: str | None = None, working_dir: str | None = None, extshm: bool = True,
+                  share_with: Iterable[str] = ()) -> Job:
+        """Start a job in the current project, the way ``apolo run --detach`` does (reference §2.2,
+        §2.7): the same flat ``POST {api}/jobs?from_preset`` body and defaults (first preset, HTTP
+        port 80 with auth, 1 day life span, ``ubuntu`` -> ``ubuntu:latest``), then each user in
+        ``share_with`` gets ``write`` on the job. Returns the created job (usually pending).
+
+        ``command``: one string, split by the platform like the CLI's ``-- CMD...``;
+        ``http_port``: None for no HTTP; ``life_span_minutes``: None for no limit.
+        Raises ``ValueError`` for a bad name or an image from the platform registry (``image:``,
+        not supported here), the platform's ``IllegalArgumentError`` (unknown preset, a running job
+        with that name), ``AuthorizationError`` (no write on the project, no read on a volume).
+        """
+        cfg = self._api.config
+        if name is not None and not (3 <= len(name) <= 40 and JOB_NAME.fullmatch(name)):
+            raise ValueError(f"Invalid job name {name!r}: 3-40 lowercase letters, digits and single dashes, "
+                             "starting with a letter (e.g. my-job-1)")
+        if image.startswith("image:"):
+            raise ValueError(f"Images from the platform registry ({image}) are not supported here; use the apolo CLI")
+        if ":" not in image.rsplit("/", 1)[-1] and "@" not in image:
+            image += ":latest"  # as the CLI does for a Docker Hub image without a tag
+        if preset is None:
+            presets = (await self._api.cluster_info()).presets
+            if not presets:
+                raise ValueError(f"Cluster {cfg.cluster!r} has no resource presets; `apolo config show` lists them")
+            preset = presets[0].name
+        body: dict = {"pass_config": pass_config, "project_name": cfg.project, "preset_name": preset,
+                      "cluster_name": cfg.cluster, "image": image, "resources": {"shm": extshm}}
+        if cfg.org:
+            body["org_name"] = cfg.org
+        optional = {"name": name, "description": description, "command": command, "entrypoint": entrypoint,
+                    "working_dir": working_dir, "max_run_time_minutes": life_span_minutes}
+        body.update({k: v for k, v in optional.items() if v is not None})
+        if tags := list(tags):
+            body["tags"] = tags
+        if env:
+            body["env"] = dict(env)
+        if volumes := list(volumes):
+            body["volumes"] = [{"src_storage_uri": normalize_uri(v.storage, cfg, allowed_schemes=("storage",)),
+                                "dst_path": v.mount, "read_only": v.read_only} for v in volumes]
+        if http_port is not None:
+            body["http"] = {"port": http_port, "requires_auth": http_auth}
+        resp = await self._api.request("POST", "jobs", params={"from_preset": ""}, json=body)
+        job = Job.from_api(resp.json())
+        for user in share_with:
+            await self._api.permissions.share(job.uri, user, "write")
+        return job
 
     async def resolve(self, job: str, *, active_only: bool = False) -> str:
         """The job id for ``job`` (id, name or job URI), as cli ``utils.resolve_job_ex`` does.

@@ -91,7 +91,7 @@ class ApoloMagics(Magics):
         """Work with the Apolo platform: ``%apolo <subcommand> [args]`` (``%apolo --help`` lists them).
 
         As a cell magic, each non-empty line of the cell (``#`` comments skipped) is one
-        subcommand; the last result is returned. Subcommands mirror the apolo CLI: ps, status,
+        subcommand; the last result is returned. Subcommands mirror the apolo CLI: run, ps, status,
         logs, kill, share, revoke, acl, ls, cp, mkdir, rm, mv, whoami, notebooks, commit, push.
         """
         if cell is None:

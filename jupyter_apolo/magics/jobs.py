@@ -1,15 +1,18 @@
-"""``%apolo ps | status | logs | kill | whoami``: jobs and identity, as the apolo CLI names them."""
+"""``%apolo run | ps | status | logs | kill | whoami``: jobs and identity, as the apolo CLI names them."""
 
 from __future__ import annotations
 
 import asyncio
 import codecs
 import os
+import argparse
 import queue
+import shlex
 import sys
 from typing import Any, Iterator
 
 from ..client import ApoloError
+from ..client.jobs import Volume, parse_life_span
 from ..client.sync import background_loop
 from .display import Message, Record, Table
 from .errors import CommandError, one_line
@@ -89,6 +92,57 @@ def ps(magics: Any, args: Any) -> JobList:
                                 since=args.since, until=args.until, projects=args.project,
                                 all_projects=args.all_projects, reverse=args.recent_first)
     return JobList(jobs, columns, limit=magics.display_limit, empty="No jobs found.")
+
+
+def command_string(cmd: list[str]) -> str | None:
+    """``-- CMD...`` as the job's command string, as cli ``job.py::_parse_cmd`` builds it: one
+    argument as typed, several shell-quoted and joined."""
+    if cmd[:1] == ["--"]:
+        cmd = cmd[1:]
+    if not cmd:
+        return None
+    return cmd[0] if len(cmd) == 1 else " ".join(shlex.quote(part) for part in cmd)
+
+
+@command(SUBCOMMANDS, "run", "Start a job, like `apolo run --detach [OPTIONS] IMAGE [-- CMD...]`; returns at once "
+         "(follow it with %apolo logs JOB).")
+@arg("-s", "--preset", help="resource preset (default: the cluster's first, as the CLI)")
+@arg("-n", "--name", help="job name: 3-40 lowercase letters, digits and dashes")
+@arg("--tag", action="append", default=[], metavar="TAG", help="tag the job (repeatable)")
+@arg("-v", "--volume", action="append", default=[], metavar="STORAGE_URI:MOUNT[:ro|:rw]",
+     help="mount storage, e.g. storage:data:/mnt/data:ro (repeatable)")
+@arg("-e", "--env", action="append", default=[], metavar="VAR=VALUE", help="environment variable (repeatable)")
+@arg("--http-port", type=int, default=80, metavar="PORT", help="the job's HTTP port (default 80)")
+@arg("--no-http", action="store_true", help="no HTTP endpoint")
+@arg("--no-http-auth", action="store_true", help="the HTTP endpoint needs no platform login")
+@arg("--life-span", default="1d", metavar="TIME", help="run at most this long, e.g. 2h30m; 0 = no limit (default 1d)")
+@arg("--pass-config", action="store_true", help="give the job your platform identity (NEURO_PASSED_CONFIG)")
+@arg("--share", action="append", default=[], metavar="USER", help="give USER write on the job (repeatable)")
+@arg("--description", help="a description shown by %apolo status")
+@arg("--entrypoint", help="override the image's entrypoint")
+@arg("-w", "--workdir", help="working directory inside the job")
+@arg("--no-extshm", action="store_true", help="no extended /dev/shm")
+@arg("image", metavar="IMAGE", help="a Docker image, e.g. ubuntu or python:3.11")
+@arg("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...", help="the command to run")
+def run(magics: Any, args: Any) -> Record:
+    # ValueError (bad input, nothing started) becomes the router's one-line UsageError
+    env = {}
+    for item in args.env:
+        var, sep, value = item.partition("=")
+        if not sep or not var:
+            raise ValueError(f"invalid --env {item!r}: use VAR=VALUE")
+        env[var] = value
+    volumes = [Volume.parse(spec) for spec in args.volume]
+    life_span = parse_life_span(args.life_span)
+    job = magics.api.jobs.run(
+        args.image, command_string(args.cmd), preset=args.preset, name=args.name, tags=args.tag, volumes=volumes,
+        env=env, http_port=None if args.no_http else args.http_port, http_auth=not args.no_http_auth,
+        life_span_minutes=life_span, pass_config=args.pass_config, description=args.description,
+        entrypoint=args.entrypoint, working_dir=args.workdir, extshm=not args.no_extshm, share_with=args.share)
+    return Record(job, [("Job", job.id), ("Name", job.name), ("Status", job.status), ("Preset", job.preset_name),
+                        ("Image", job.image), ("Command", job.command), ("Http URL", job.http_url),
+                        ("Shared with", ", ".join(args.share)), ("Follow", f"%apolo logs {job.id}")],
+                  title=f"Job {job.id}")
 
 
 @command(SUBCOMMANDS, "status", "Show one job, like `apolo status JOB` (JOB: id, name or job URI).")
