@@ -133,6 +133,8 @@ async def test_storage_operations(fetch, cli, tmp_path):
     resp = await fetch("GET", f"{base}/sub/blob.bin?op=OPEN", headers={"Range": "bytes=1048576-"})
     assert resp.code == 206 and resp.body == b"tail"
     assert resp.headers["Content-Range"] == f"bytes 1048576-{len(data) - 1}/{len(data)}"
+    resp = await fetch("HEAD", f"{base}/sub/blob.bin?op=OPEN")  # the head only, at once
+    assert (resp.code, resp.body, resp.headers["Content-Length"]) == (200, b"", str(len(data)))
 
     # the official CLI downloads what the proxy uploaded, byte for byte
     cli("alice")("cp", "storage:proxy-test/sub/blob.bin", str(tmp_path / "via-cli.bin"))
