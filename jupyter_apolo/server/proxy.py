@@ -148,6 +148,9 @@ class ProxyHandler(ApoloHandler):
     async def _feed(self, item: bytes | None) -> None:
         """Queue one body chunk (None = end), waiting for room unless the upstream call ends."""
         assert self._body is not None and self._exchange is not None
+        if not self._body.full():  # the common case: no task, no wait
+            self._body.put_nowait(item)
+            return
         put = asyncio.ensure_future(self._body.put(item))
         await asyncio.wait({put, self._exchange}, return_when=asyncio.FIRST_COMPLETED)
         put.cancel()
