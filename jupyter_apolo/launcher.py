@@ -114,13 +114,20 @@ class EmbeddedPlatform:
 
     def stop(self) -> None:
         """Stop the platform process (its jobs are stopped with it)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        if self.proc:
+            stop_process(self.proc, 15)
         self.proc = None
+
+
+def stop_process(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM ``proc`` if it still runs, SIGKILL after ``grace`` seconds, and reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _start_embedded(data_dir: str | None, port: int) -> EmbeddedPlatform | None:

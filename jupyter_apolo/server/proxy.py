@@ -181,8 +181,7 @@ class ProxyHandler(ApoloHandler):
             yield chunk
 
     async def _forward(self, method: str, path: str) -> None:
-        api = await self.connection.client()
-        relay = await self.connection.relay()
+        api, relay = await self.connection.clients()
         url = await self.upstream_url(api, path)
         if self.request.query:
             url = f"{url}?{self.request.query}"

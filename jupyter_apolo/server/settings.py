@@ -140,25 +140,24 @@ class Connection:
         """The shared, open ``AsyncApolo`` for the current credentials (its cluster/org/project
         completed from ``/config`` when not configured; ``fresh`` as in ``config``). Raises
         ``ConfigError`` without credentials, ``PlatformUnreachable`` when ``/config`` cannot be read."""
-        config = self.config(fresh)
-        if self._client is not None and self._resolved == config:
-            return self._client  # the common case: no lock, no await
-        async with self._lock:
-            if self._client is None or self._resolved != config:
-                await self.close()
-                s = self.settings
-                client = AsyncApolo(config, timeout=s.request_timeout, max_connections=s.max_connections)
-                await client.open()
-                self._relay = Relay(client.config, connect_timeout=s.connect_timeout, read_timeout=s.request_timeout,
-                                    max_connections=s.max_connections)
-                self._client, self._resolved = client, config
-            return self._client
+        return (await self.clients(fresh))[0]
 
-    async def relay(self) -> Relay:
-        """The proxy's ``Relay`` for the current credentials (errors as ``client``)."""
-        await self.client()
-        assert self._relay is not None
-        return self._relay
+    async def clients(self, fresh: bool = False) -> tuple[AsyncApolo, Relay]:
+        """The shared client and the proxy's ``Relay``, both for the current credentials (errors as
+        ``client``)."""
+        config = self.config(fresh)
+        if self._client is None or self._resolved != config:
+            async with self._lock:
+                if self._client is None or self._resolved != config:
+                    await self.close()
+                    s = self.settings
+                    client = AsyncApolo(config, timeout=s.request_timeout, max_connections=s.max_connections)
+                    await client.open()
+                    self._relay = Relay(client.config, connect_timeout=s.connect_timeout,
+                                        read_timeout=s.request_timeout, max_connections=s.max_connections)
+                    self._client, self._resolved = client, config
+        assert self._client is not None and self._relay is not None
+        return self._client, self._relay
 
     async def close(self) -> None:
         """Close the shared client and relay (idempotent)."""

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from jupyter_apolo.launcher import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -57,13 +59,8 @@ class LocalPlatform:
         return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc, 10)
         self.proc = None
 
     def restart(self) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from jupyter_apolo.launcher import stop_process
 from tests.support.platform import wait_for
 
 #: Credential sources the server extension reads; cleared so each Lab sees only what a test passes.
@@ -105,11 +106,6 @@ class Lab:
         return f"{self.url}{path}?reset&token={self.token}"
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc, 15)
         self.proc = None
