@@ -103,14 +103,15 @@ def test_server_time_follows_the_platforms_date_header_not_the_local_clock(platf
                                  project="alice", environ={})
             async with AsyncApolo(cfg) as api:
                 first = await api.server_time()  # nothing answered yet: asks /config
+                first_local = time.time()
                 await asyncio.sleep(1.1)
                 later = await api.server_time()  # no new answer: the local time elapsed is added
         # the real platform, same machine: same clock
         async with AsyncApolo(resolve_config(url=platform.url, token=platform.token("alice"), environ={})) as api:
-            here = await api.server_time()
-        return first, later, here
+            here, here_local = await api.server_time(), time.time()
+        return first - first_local, later - first, here - here_local
 
-    first, later, here = asyncio.run(main())
-    assert -3602 < first - time.time() < -3598
-    assert 1.0 < later - first < 2.0
-    assert -2 < here - time.time() <= 0.5  # whole-second Date: never ahead, at most ~1 s behind
+    first, elapsed, here = asyncio.run(main())
+    assert -3602 < first < -3598
+    assert 1.0 < elapsed < 2.0
+    assert -2 < here <= 0.5  # whole-second Date: never ahead, at most ~1 s behind
