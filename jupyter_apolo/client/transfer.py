@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, BinaryIO, Callable
 
 from .core import backoff
 from .errors import ApoloError, IllegalArgumentError, PlatformUnreachable
+from .localfs import ConfinedDir, PendingFile, SymlinkRefused, display_name, open_regular, path_problem
 from .storage import CHUNK, child_uri
 
 if TYPE_CHECKING:
@@ -35,13 +35,15 @@ INLINE_WRITE = 256 * 1024  # smaller final writes go straight to the page cache,
 @dataclass
 class TransferProgress:
     """Cumulative progress of one transfer call: bytes and files done so far, totals when known
-    (``None`` while a tree is still being listed), and the file last worked on."""
+    (``None`` while a tree is still being listed), the file last worked on, and the paths ``skipped``
+    (symlinks, control paths, names this system cannot hold), each with the reason."""
 
     bytes_done: int = 0
     bytes_total: int | None = None
     files_done: int = 0
     files_total: int | None = None
     current: str = ""
+    skipped: list[dict[str, str]] = field(default_factory=list)  # [{"path", "reason"}]: left alone (localfs rules)
 
 
 ProgressCallback = Callable[[TransferProgress], None]
@@ -55,6 +57,11 @@ class _Tracker:
     def add_bytes(self, n: int, current: str) -> None:
         self.state.bytes_done += n
         self.state.current = current
+        if self.callback:
+            self.callback(self.state)
+
+    def skip(self, path: str, reason: str) -> None:
+        self.state.skipped.append({"path": display_name(path), "reason": reason})
         if self.callback:
             self.callback(self.state)
 
@@ -90,7 +97,8 @@ class Transfer:
         target = Path(dst)
         if target.is_dir():
             target = target / st.name
-        await self._download(src_uri, st.size, target, _Tracker(progress, st.size, 1))
+        with ConfinedDir(target.parent).create_temp(target.name) as pending:
+            await self._download(src_uri, st.size, pending, _Tracker(progress, st.size, 1), str(target))
         return target
 
     async def download_into(self, src: str, out: BinaryIO, *, size: int | None = None,
@@ -116,20 +124,16 @@ class Transfer:
         tracker.file_done(src_uri)
         return digest.hexdigest()
 
-    async def _download(self, src_uri: str, size: int, target: Path, tracker: _Tracker) -> None:
+    async def _download(self, src_uri: str, size: int, pending: PendingFile, tracker: _Tracker, label: str) -> None:
+        """Stream ``src_uri`` into the temp file ``pending`` and publish it over its target (a regular file or
+        a free name; a symlink or folder there raises, never written through). The caller discards ``pending``
+        on failure, so no partial file is left."""
         url = await self._api.storage.http_url(src_uri)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                await self._fetch(url, out, tracker, str(target))
-                if out.tell() != size:
-                    raise ApoloError(f"{src_uri} changed during the download: got {out.tell()} bytes, expected {size}")
-            # off the event loop (slow on a busy disk); a directory in the way: IsADirectoryError
-            await asyncio.to_thread(os.replace, tmp, target)
-        except BaseException:
-            _unlink(tmp)
-            raise
-        tracker.file_done(str(target))
+        await self._fetch(url, pending.file, tracker, label)
+        if pending.file.tell() != size:
+            raise ApoloError(f"{src_uri} changed during the download: got {pending.file.tell()} bytes, expected {size}")
+        await asyncio.to_thread(pending.publish)  # off the event loop (slow on a busy disk)
+        tracker.file_done(label)
 
     async def _fetch(self, url: str, out, tracker: _Tracker, label: str,  # type: ignore[no-untyped-def]
                      digest=None, start: int = 0) -> None:  # type: ignore[no-untyped-def]
@@ -175,22 +179,38 @@ class Transfer:
             raise IllegalArgumentError(f"Not a directory: '{root}'. Use download_file.", status=None, errno=20)
         tracker = _Tracker(progress)
         queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)  # bounded: constant memory on huge trees
+        local_root = Path(dst)
+        local_root.mkdir(parents=True, exist_ok=True)
+        tree = ConfinedDir(local_root)  # nothing below dst is reached through a symlink (localfs)
 
-        async def walk(uri: str, local: Path) -> None:
-            local.mkdir(parents=True, exist_ok=True)
+        async def walk(uri: str, prefix: str) -> None:
+            if prefix:
+                try:
+                    tree.makedirs(prefix.rstrip("/"))
+                except SymlinkRefused as exc:
+                    tracker.skip(prefix, f"{exc}")
+                    return
             subdirs = []
             async for st in storage.ls(uri):
-                if st.is_dir:
-                    subdirs.append((st.uri, local / st.name))
+                rel = prefix + st.name
+                problem = path_problem(rel, local_root)  # hostile names and control paths stay on storage
+                if problem:
+                    tracker.skip(rel + ("/" if st.is_dir else ""), problem)
+                elif st.is_dir:
+                    subdirs.append((st.uri, rel + "/"))
                 elif st.is_file:
-                    await queue.put((st, local / st.name))
+                    await queue.put((st, rel))
             for sub in subdirs:
                 await walk(*sub)
 
-        async def job(st, local: Path) -> None:  # type: ignore[no-untyped-def]
-            await self._download(st.uri, st.size, local, tracker)
+        async def job(st, rel: str) -> None:  # type: ignore[no-untyped-def]
+            try:
+                with tree.create_temp(rel) as pending:
+                    await self._download(st.uri, st.size, pending, tracker, str(local_root / rel))
+            except (SymlinkRefused, NotADirectoryError) as exc:
+                tracker.skip(rel, f"{exc}")
 
-        return await _run_pool(walk(root, Path(dst)), queue, job, concurrency)
+        return await _run_pool(walk(root, ""), queue, job, concurrency)
 
     # -- upload ---------------------------------------------------------------------------------
 
@@ -198,32 +218,40 @@ class Transfer:
                           _tracker: _Tracker | None = None) -> str:
         """Upload local file ``src`` to storage ``dst`` (an existing storage directory: into it by
         name), overwriting. Returns the storage URI. Raises ``FileNotFoundError``,
-        ``IsADirectoryError`` locally; platform errors as mapped."""
-        storage = self._api.storage
+        ``IsADirectoryError`` locally, ``SymlinkRefused`` when ``src`` is a symlink or special file
+        (its target is never uploaded); platform errors as mapped."""
         path = Path(src)
-        if path.is_dir():
-            raise IsADirectoryError(f"{path} is a directory: use upload_tree")
-        size = path.stat().st_size
+        with open_regular(path) as f:
+            return await self.upload_from(f, os.fstat(f.fileno()).st_size, dst, label=str(path), progress=progress,
+                                          _tracker=_tracker, into_dir=_tracker is None, name=path.name)
+
+    async def upload_from(self, f: BinaryIO, size: int, dst: str, *, label: str = "", name: str = "",
+                          progress: ProgressCallback | None = None, into_dir: bool = False,
+                          _tracker: _Tracker | None = None) -> str:
+        """Upload ``size`` bytes of the open binary file ``f`` (from its current position) to storage ``dst``,
+        overwriting; with ``into_dir`` and an existing storage directory ``dst``, into it as ``name``. For callers
+        that opened the file themselves (e.g. confined, without following links). Returns the storage URI."""
+        storage = self._api.storage
         dst_uri = storage.normalize(dst)
-        if _tracker is None:
+        if into_dir and name:
             try:
                 if (await storage.stat(dst_uri)).is_dir:
-                    dst_uri = child_uri(dst_uri, path.name)
+                    dst_uri = child_uri(dst_uri, name)
             except ApoloError:
                 pass
+        label = label or dst_uri
         tracker = _tracker or _Tracker(progress, size, 1)
         url = await storage.http_url(dst_uri)
-        with open(path, "rb") as f:
-            first = f.read(CHUNK)
-            await self._api.request("PUT", url, params={"op": "CREATE"}, content=first, retry=True,
-                                    headers={"Content-Type": "application/octet-stream"})
-            tracker.add_bytes(len(first), str(path))
-            offset = len(first)
-            while chunk := f.read(CHUNK):
-                await storage.write(url, offset, chunk)
-                offset += len(chunk)
-                tracker.add_bytes(len(chunk), str(path))
-        tracker.file_done(str(path))
+        first = f.read(CHUNK)
+        await self._api.request("PUT", url, params={"op": "CREATE"}, content=first, retry=True,
+                                headers={"Content-Type": "application/octet-stream"})
+        tracker.add_bytes(len(first), label)
+        offset = len(first)
+        while chunk := f.read(CHUNK):
+            await storage.write(url, offset, chunk)
+            offset += len(chunk)
+            tracker.add_bytes(len(chunk), label)
+        tracker.file_done(label)
         return dst_uri
 
     async def upload_tree(self, src: str | os.PathLike[str], dst: str, *, concurrency: int = 8,
@@ -237,22 +265,33 @@ class Transfer:
         dst_uri = storage.normalize(dst)
         tracker = _Tracker(progress)
         queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)
+        tree = ConfinedDir(root)
 
-        async def walk(local: Path, uri: str) -> None:
-            await storage.mkdir(uri, parents=True)
-            subdirs = []
-            for entry in sorted(os.scandir(local), key=lambda e: e.name):
-                if entry.is_dir(follow_symlinks=False):
-                    subdirs.append((Path(entry.path), child_uri(uri, entry.name)))
-                elif entry.is_file():
-                    await queue.put((Path(entry.path), child_uri(uri, entry.name)))
-            for sub in subdirs:
-                await walk(*sub)
+        async def walk() -> None:
+            # symlinks and special files below the root are reported, never followed or uploaded (localfs)
+            scan = await asyncio.to_thread(tree.scan)
+            for rel in scan.symlinks:
+                tracker.skip(rel, "a symbolic link: not followed, its target is not uploaded")
+            for rel in scan.special:
+                tracker.skip(rel, "not a regular file: not uploaded")
+            await storage.mkdir(dst_uri, parents=True)
+            for folder in scan.dirs:
+                await storage.mkdir(_child_path(dst_uri, folder), parents=True)
+            for rel in sorted(scan.files):
+                await queue.put((rel,))
 
-        async def job(path: Path, uri: str) -> None:
-            await self.upload_file(path, uri, _tracker=tracker)
+        async def job(rel: str) -> None:
+            with tree.open_read(rel) as f:
+                await self.upload_from(f, os.fstat(f.fileno()).st_size, _child_path(dst_uri, rel),
+                                       label=str(root / rel), _tracker=tracker)
 
-        return await _run_pool(walk(root, dst_uri), queue, job, concurrency)
+        return await _run_pool(walk(), queue, job, concurrency)
+
+
+def _child_path(uri: str, rel: str) -> str:
+    for part in rel.split("/"):
+        uri = child_uri(uri, part)
+    return uri
 
 
 _STOP = object()
@@ -323,10 +362,3 @@ def _check_resumed(resp, pos: int) -> None:  # type: ignore[no-untyped-def]
     if resp.status_code != 206 or not rng.startswith(f"bytes {pos}-"):
         raise ApoloError(f"Cannot resume download at byte {pos}: the server answered {resp.status_code} "
                          f"with Content-Range {rng!r} (206 from {pos} is required)")
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

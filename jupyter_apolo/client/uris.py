@@ -42,8 +42,10 @@ def _scope(scope: ScopeLike) -> Scope:
 
 
 def quote_path(path: str) -> str:
-    """Percent-encode a decoded path for a URI or URL (``/`` kept, ``%``, ``#``, ``?``, space encoded)."""
-    return quote(path, safe=_PATH_SAFE)
+    """Percent-encode a decoded path for a URI or URL (``/`` kept, ``%``, ``#``, ``?``, space encoded). A name
+    listed by storage that is not UTF-8 arrives with surrogate escapes (as Python's ``os.fsdecode`` gives it)
+    and is encoded back to its original bytes (``\udcff`` -> ``%FF``)."""
+    return quote(path, safe=_PATH_SAFE, errors="surrogateescape")
 
 
 def normalize_uri(text: str, scope: ScopeLike, *, allowed_schemes: Iterable[str] = SHARE_SCHEMES) -> str:

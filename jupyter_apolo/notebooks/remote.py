@@ -8,8 +8,7 @@ target, so a killed upload never leaves a half-written notebook on storage (refe
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from ..client.errors import NotFoundError
 from ..client.storage import child_uri
@@ -62,19 +61,19 @@ class StorageFolder:
         """Storage's clock now, epoch seconds (see ``AsyncApolo.server_time``)."""
         return await self.api.server_time()
 
-    async def download(self, path: str, dest: Path, size: int | None = None) -> str:
-        """Stream the file at ``path`` into ``dest`` (created/truncated) through the client's transfer machinery
-        (resumes dropped connections, checks the byte count); returns the hex sha256 of its bytes, hashed while
-        streaming. ``size`` (bytes, from the listing) saves a ``GETFILESTATUS``."""
-        with open(dest, "wb") as out:  # inline: a worker-thread hop per file cost more CPU than it saved (bench)
-            return await self.api.transfer.download_into(self._uri(path), out, size=size)
+    async def download(self, path: str, out: BinaryIO, size: int | None = None) -> str:
+        """Stream the file at ``path`` into ``out`` (an open temp file the caller publishes) through the client's
+        transfer machinery (resumes dropped connections, checks the byte count); returns the hex sha256 of its
+        bytes, hashed while streaming. ``size`` (bytes, from the listing) saves a ``GETFILESTATUS``."""
+        return await self.api.transfer.download_into(self._uri(path), out, size=size)
 
-    async def upload(self, src: Path, path: str) -> RemoteFile:
-        """Upload ``src`` to ``path`` via a temp name and RENAME; returns the new size/mtime."""
+    async def upload(self, src: BinaryIO, path: str, size: int) -> RemoteFile:
+        """Upload the ``size`` bytes of the open file ``src`` to ``path`` via a temp name and RENAME; returns the
+        new size/mtime. The caller opened ``src`` (confined, never through a symlink)."""
         final = self._uri(path)
         folder, name = final.rsplit("/", 1)
         tmp = f"{folder}/.{name}{PARTIAL_SUFFIX}"
-        await self.api.transfer.upload_file(src, tmp)  # CREATE + WRITE chunks; creates parent folders
+        await self.api.transfer.upload_from(src, size, tmp)  # CREATE + WRITE chunks; creates parent folders
         await self.api.storage.rename(tmp, final)
         st = await self.api.storage.stat(final)
         return RemoteFile(path, st.size, st.modified)

@@ -4,12 +4,17 @@ Thin handlers over ``jupyter_apolo.notebooks``; paths are relative to the server
 browser shows) and may not leave it. Settings: ``c.ApoloNotebooks.*``. REST contract (all under ``<base>apolo/notebooks/``,
 ``@authenticated``, JSON errors ``{"error", ...}``):
 
-- ``GET plan?path=P&direction=pull|push`` -> ``{"direction", "local", "remote", "unchanged", "changes": [{"path",
-  "action", "reason", "size"}], "elsewhere": [...]}``; 400 when ``P`` is not in a flow project.
-- ``POST apply`` ``{"path", "direction", "delete": false|true|[paths]}`` -> ``application/x-ndjson`` lines
-  ``{"event": "progress", "done", "total", "path", "action", "bytes"}`` then one ``{"event": "result", "downloaded",
-  "uploaded", "deleted", "verified", "conflicts": [{"path", "reason", "kept_as"}], "proposed_deletions", "bytes",
-  "transferred"}`` (or ``{"event": "error", "error"}`` if the apply fails mid-way; re-plan to resume).
+- ``GET plan?path=P&direction=pull|push`` -> ``{"id", "direction", "local", "remote", "unchanged", "changes":
+  [{"path", "action", "reason", "size"}], "elsewhere": [...], "skipped": [{"path", "side", "reason"}]}``; 400 when
+  ``P`` is not in a flow project. ``skipped``: control paths, names this system cannot hold, local symlinks.
+- ``POST apply`` ``{"path", "direction", "plan": id, "delete": false|true|[paths]}`` applies the plan the user
+  reviewed: ``plan`` is its ``id``; when storage or the folder changed since, 409 ``{"error", "plan": <new plan>}``
+  and nothing is done. ``delete``: the reviewed deletions to carry out (``true``: all of them, only with ``plan``;
+  a path that is no longer a proposed deletion -> 409). Answers ``application/x-ndjson`` lines
+  ``{"event": "progress", "done", "total", "path", "action", "bytes"}`` then exactly one ``{"event": "result",
+  "downloaded", "uploaded", "deleted", "verified", "conflicts": [{"path", "reason", "kept_as"}],
+  "proposed_deletions", "skipped", "bytes", "transferred"}`` or ``{"event": "error", "error"}`` (whatever failed
+  mid-way, a full disk included; what finished is recorded: re-plan to resume).
 - ``GET status?path=P`` -> ``{"root", "files": [{"path", "index", "worktree"}]}`` (git, under ``P``).
 - ``GET diff?path=FILE`` -> ``{"kind": "notebook", "base", "diff", "text"}`` (nbdime) or ``{"kind": "text", "text"}``.
 - ``POST commit`` ``{"message", "paths": [...], "clear_outputs"?}`` -> ``{"sha", "summary", "files", "output"}``.
@@ -28,10 +33,12 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.iostream import StreamClosedError
 from traitlets import Bool, Int, Unicode
 from traitlets.config import Configurable
 
 from ..client.errors import ApoloError
+from ..client.localfs import MAX_NAME_BYTES, MAX_PATH_BYTES, display_name
 from ..notebooks import GitError, GitRepo, ProjectError, workflow
 from ..notebooks.sync import DEFAULT_CONCURRENCY, PULL, PUSH
 from .handlers import ApoloHandler, JSONError, error_from_apolo
@@ -58,8 +65,23 @@ class NotebooksHandler(ApoloHandler):
         self.notebooks = notebooks
 
     def local_path(self, rel: str | None) -> Path:
+        """``rel`` below the server's root (400 naming the problem: NUL, a name over 255 bytes, a path over
+        4,000 bytes, or one leading outside the root)."""
+        rel = rel or ""
+        if not isinstance(rel, str):
+            raise JSONError(400, "path must be a string: a file or folder relative to the Jupyter root")
+        if "\0" in rel:
+            raise JSONError(400, "path contains a NUL character: name a file or folder of the Jupyter root")
+        size = len(rel.encode("utf-8", "surrogatepass"))
+        longest = max((len(p.encode("utf-8", "surrogatepass")) for p in rel.split("/")), default=0)
+        if size > MAX_PATH_BYTES or longest > MAX_NAME_BYTES:
+            raise JSONError(400, f"path is too long ({size} bytes, longest name {longest}): names may have "
+                                 f"{MAX_NAME_BYTES} bytes, paths {MAX_PATH_BYTES}")
         root = Path(self.settings.get("server_root_dir") or os.getcwd()).expanduser().resolve()
-        path = (root / (rel or "").lstrip("/")).resolve()
+        try:
+            path = (root / rel.lstrip("/")).resolve()
+        except (OSError, ValueError) as exc:
+            raise JSONError(400, f"path {rel[:100]!r} cannot be used: {exc}") from None
         if path != root and root not in path.parents:
             raise JSONError(400, f"path {rel!r} is outside the server's root directory")
         return path
@@ -87,6 +109,8 @@ class NotebooksHandler(ApoloHandler):
             raise JSONError(409, str(exc).splitlines()[0], output=exc.output) from None
         except ValueError as exc:
             raise JSONError(400, str(exc)) from None
+        except OSError as exc:  # e.g. permission denied on the local folder
+            raise JSONError(409, _os_error(exc)) from None
 
 
 class PlanHandler(NotebooksHandler):
@@ -107,24 +131,50 @@ class ApplyHandler(NotebooksHandler):
         body = self.body()
         path = self.local_path(body.get("path"))
         direction = self.direction(body.get("direction"))
-        delete = body.get("delete", False)
-        if not isinstance(delete, (bool, list)):
+        delete, reviewed = body.get("delete", False), body.get("plan")
+        if not (isinstance(delete, bool) or (isinstance(delete, list) and all(isinstance(p, str) for p in delete))):
             raise JSONError(400, "delete must be true, false or a list of paths")
+        if reviewed is not None and not isinstance(reviewed, str):
+            raise JSONError(400, "plan must be the id of the plan you reviewed (GET plan gives it)")
+        if delete is True and not reviewed:
+            raise JSONError(400, 'delete: true deletes what the plan you reviewed proposes: send its id as "plan" '
+                                 "(GET plan gives it), or list the paths to delete")
         api = await self.connection.client()
         _, syncer = await self.guarded(_async(workflow.open_sync, api, path, self.notebooks.sync_settings()))
-        plan = await syncer.plan(direction)
+        plan = await self.guarded(syncer.plan(direction))
+        if reviewed and reviewed != plan.id:
+            raise JSONError(409, "The notebooks changed since the plan you reviewed: nothing was done. Review the "
+                                 "new plan and apply it.", plan=plan.to_json())
+        if isinstance(delete, list):  # only what the user reviewed, and only while it is still a proposed deletion
+            stale = sorted(set(delete) - {c.path for c in plan.deletions})
+            if stale:
+                raise JSONError(409, f"Not proposed for deletion any more (changed since you reviewed the plan): "
+                                     f"{', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}. Nothing was done; "
+                                     "review the new plan.", paths=stale, plan=plan.to_json())
         self.set_header("Content-Type", "application/x-ndjson")
 
         def progress(event: dict) -> None:
             self.write(json.dumps({"event": "progress", **event}) + "\n")
             self.flush()
 
+        # From here the answer is a stream: it ends with exactly one result or error event, whatever is raised.
         try:
             result = await syncer.apply(plan, delete=delete, progress=progress)
-            self.write(json.dumps({"event": "result", **result.to_json()}) + "\n")
+            last = {"event": "result", **result.to_json()}
         except ApoloError as exc:
-            self.write(json.dumps({"event": "error", "error": error_from_apolo(exc).message}) + "\n")
-        self.finish()
+            last = {"event": "error", "error": error_from_apolo(exc).message}
+        except OSError as exc:
+            last = {"event": "error", "error": f"{_os_error(exc)}. What finished is recorded: fix that, then plan "
+                                               "and apply again to resume."}
+        except Exception:  # noqa: BLE001 - reported in the stream, logged with its traceback
+            self.log.exception("apolo: notebooks apply failed")
+            last = {"event": "error", "error": "Internal error in the jupyter-apolo server extension; see the "
+                                               "server log. What finished is recorded: plan again to resume."}
+        try:
+            self.write(json.dumps(last) + "\n")
+            self.finish()
+        except StreamClosedError:  # the client went away: nothing left to tell
+            pass
 
 
 class GitStatusHandler(NotebooksHandler):
@@ -173,6 +223,12 @@ class PushHandler(NotebooksHandler):
         path = self.local_path(body.get("path"))
         output = await self.guarded(asyncio.to_thread(lambda: GitRepo(path).push(body.get("remote") or None)))
         self.write_json({"output": output})
+
+
+def _os_error(exc: OSError) -> str:
+    """``"No space left on device: notebooks/a.ipynb"``: the error and the file, printable."""
+    where = f": {display_name(str(exc.filename))}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 async def _async(fn, *args):  # type: ignore[no-untyped-def]

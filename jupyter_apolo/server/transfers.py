@@ -21,6 +21,7 @@ temp file and rename it), so a failed or cancelled transfer leaves no partial fi
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -75,7 +76,8 @@ class Task:
             current = current[len(str(self.root)):].lstrip(os.sep)
         return {"id": self.id, "direction": self.direction, "src": self.src, "dst": self.dst,
                 "bytes": p.bytes_done, "bytes_total": p.bytes_total, "files": p.files_done,
-                "files_total": p.files_total, "current": current, "done": self.done, "error": self.error}
+                "files_total": p.files_total, "current": current, "skipped": p.skipped, "done": self.done,
+                "error": self.error}
 
 
 class Transfers:
@@ -198,8 +200,16 @@ class TransfersHandler(_TransferBase):
         if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body.get(k) for k in ("src", "dst")):
             raise JSONError(400, 'Expected a JSON body {"direction": "download"|"upload", "src": ..., "dst": ...}.')
         api = await self.connection.client()
-        task = await self.transfers.start(api, str(body.get("direction")), body["src"], body["dst"],
-                                          bool(body.get("overwrite", False)))
+        try:
+            task = await self.transfers.start(api, str(body.get("direction")), body["src"], body["dst"],
+                                              bool(body.get("overwrite", False)))
+        except ValueError as exc:  # a URI the CLI refuses too (another cluster, a query, not storage:)
+            raise JSONError(400, str(exc)) from None
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            raise JSONError(400, f"A name in the workspace path is too long ({exc.strerror}): names may have "
+                                 "255 bytes.") from None
         self.set_header("Location", url_path_join(self.base_url, "apolo/transfers", task.id))
         self.write_json(task.as_json(), status=202)
 
