@@ -82,7 +82,7 @@ def normalize_uri(text: str, scope: ScopeLike, *, allowed_schemes: Iterable[str]
         host = unquote(hostport).lower()
     else:
         path = rest
-    path = unquote(path)
+    path = unquote(path, errors="surrogateescape")  # non-UTF-8 bytes survive the round trip (quote_path)
     if (host or path.lstrip("/")).startswith("~"):
         raise ValueError(f"Cannot expand user for {text}")
     if not host:
@@ -103,10 +103,12 @@ def normalize_uri(text: str, scope: ScopeLike, *, allowed_schemes: Iterable[str]
 
 
 def split_uri(uri: str) -> tuple[str, str, str]:
-    """``(scheme, host, decoded_path)`` of a canonical URI (``storage://c/o/p/a%20b`` -> ``("storage", "c", "/o/p/a b")``)."""
+    """``(scheme, host, decoded_path)`` of a canonical URI (``storage://c/o/p/a%20b`` -> ``("storage", "c", "/o/p/a b")``).
+    Bytes that are not UTF-8 decode to surrogate escapes (``%FF`` -> ``\udcff``), as ``os.fsdecode`` gives them, so
+    a name a teammate wrote with such bytes stays that name (never becomes U+FFFD, i.e. another file)."""
     scheme, _, rest = uri.partition("://")
     host, slash, path = rest.partition("/")
-    return scheme, host, unquote(slash + path)
+    return scheme, host, unquote(slash + path, errors="surrogateescape")
 
 
 def short_uri(uri: str, scope: ScopeLike) -> str:

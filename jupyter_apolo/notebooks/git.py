@@ -257,11 +257,14 @@ def _notebook(data: bytes, where: str) -> nbformat.NotebookNode:
     """``data`` read as a notebook (v4); ``ValueError`` naming ``where`` and the problem when it is not one (not
     JSON, or not shaped like a notebook, e.g. ``"cells": "nope"``). Lenient on what nbdime copes with (extra
     keys, cell ids in 4.4 files), unlike ``nbformat.validate``."""
+    nb = None
     try:
-        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-        problem = _notebook_shape(nb)
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
-        problem = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        problem = _notebook_shape(json.loads(data.decode("utf-8")))  # the shape first: nbformat's errors are vaguer
+        if problem is None:
+            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except (ValueError, UnicodeDecodeError, nbformat.ValidationError, KeyError, TypeError, AttributeError) as exc:
+        problem = getattr(exc, "message", None) or str(exc)
+        problem = problem.splitlines()[0][:200] if problem else type(exc).__name__
     if problem:
         raise ValueError(f"{where} is not a valid notebook ({problem}): fix or restore the file, then diff again")
     return nb

@@ -231,23 +231,19 @@ class NotebookSync:
             skipped.setdefault((side, rel), Skipped(display_name(rel), side, reason))
 
         def refuse_dir(side: str, rel: str) -> bool:
-            if self._skip(rel, True):
-                return True
-            problem = path_problem(rel, self.local_root)
+            problem = path_problem(rel, self.local_root)  # reported even where an ignore rule also matches
             if problem:
                 skip(side, rel + "/", problem)
-            return problem is not None
+            return problem is not None or self._skip(rel, True)
 
         listed_at = int(await self.remote.server_time())  # storage's clock: this machine's may be skewed
         listing = await self.remote.list_files(lambda rel: refuse_dir("storage", rel))
         remote: dict[str, RemoteFile] = {}
         for p, f in listing.items():
-            if self._skip(p):
-                continue
             problem = path_problem(p, self.local_root)
             if problem:
                 skip("storage", p, problem)
-            else:
+            elif not self._skip(p):
                 remote[p] = f
         scan = await asyncio.to_thread(self.tree.scan, lambda rel: refuse_dir("local", rel), self._skip)
         blocked = set()  # local paths that are not regular files: nothing at or below them is touched
@@ -332,6 +328,8 @@ class NotebookSync:
                     result.skipped.append(Skipped(display_name(change.path), "local", f"{exc}"))
                 except OSError as exc:
                     if exc.errno != errno.ENAMETOOLONG:
+                        if exc.filename is None:  # a failed write (ENOSPC, EFBIG): say which file
+                            raise OSError(exc.errno, exc.strerror, display_name(change.path)) from exc
                         raise
                     result.skipped.append(Skipped(display_name(change.path), "local", "the path is too long here"))
             done += 1
