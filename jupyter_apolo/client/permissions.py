@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from .errors import InvalidInput
 from .uris import normalize_uri, short_uri
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def principal_segment(name: str) -> str:
     Raises ``ValueError`` for names holding ``:`` or empty names.
     """
     if not name or ":" in name:
-        raise ValueError(f"Invalid user or role name {name!r}: use a username or a role like 'alice/roles/team'")
+        raise InvalidInput(f"Invalid user or role name {name!r}: use a username or a role like 'alice/roles/team'")
     return quote(name.replace("/", ":"), safe=":@")
 
 
@@ -77,7 +78,7 @@ class Permissions:
         (``user "x" was not found``), ``AuthorizationError`` without manage on ``uri``.
         """
         if action not in ACTIONS:
-            raise ValueError(f"Invalid action {action!r}: use one of 'read', 'write', 'manage'")
+            raise InvalidInput(f"Invalid action {action!r}: use one of 'read', 'write', 'manage'")
         canonical = self.normalize(uri)
         resp = await self._api.request("POST", f"users/{principal_segment(user)}/permissions",
                                        json=[{"uri": canonical, "action": action}])

@@ -18,7 +18,6 @@ Use::
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import asynccontextmanager
 from typing import AsyncIterable, AsyncIterator
 
@@ -27,7 +26,7 @@ import httpx
 
 from .config import ApoloConfig
 from .core import USER_AGENT
-from .errors import PlatformUnreachable, error_from_response
+from .errors import PlatformTimeout, PlatformUnreachable, error_from_body
 
 #: The most of an error answer's body read to build the error (bytes).
 ERROR_BODY_LIMIT = 1 << 20
@@ -166,19 +165,15 @@ async def _error(response: aiohttp.ClientResponse) -> Exception:
     raw = b""
     while len(raw) < ERROR_BODY_LIMIT and (chunk := await response.content.read(ERROR_BODY_LIMIT - len(raw))):
         raw += chunk
-    text = raw.decode("utf-8", "replace")
-    try:
-        body = json.loads(text) if text else None
-    except ValueError:
-        body = None
-    return error_from_response(response.status, body, text if body is None else "")
+    return error_from_body(response.status, raw)
 
 
 def _unreachable(exc: BaseException, url: str) -> PlatformUnreachable:
-    timed_out = isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError))
     where = url.split("?")[0]
     detail = str(exc) or type(exc).__name__
-    return PlatformUnreachable(f"Connection to the platform {'timed out' if timed_out else 'failed'} ({where}): {detail}")
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return PlatformTimeout(f"Connection to the platform timed out ({where}): {detail}")
+    return PlatformUnreachable(f"Connection to the platform failed ({where}): {detail}")
 
 
 __all__ = ["Relay", "Upstream"]

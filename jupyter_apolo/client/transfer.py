@@ -9,6 +9,10 @@
   complete (a failed download leaves no partial file and the old file intact).
 - Trees: listing and file transfers run concurrently with at most ``concurrency`` files in flight.
 - Progress: ``progress(TransferProgress)`` after each chunk and each finished file.
+- Copy planning, once for every surface (magics, server, widgets): ``resolve_copy`` checks a copy
+  the way ``apolo cp`` reads its arguments (into an existing folder, file-vs-folder clashes) and
+  refuses to overwrite unless asked; ``copy`` then runs the plan without asking the platform again
+  what the plan already knows.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, BinaryIO, Callable, Literal, Union
 
 from .core import backoff
-from .errors import ApoloError, IllegalArgumentError, PlatformUnreachable
+from .errors import ApoloError, IllegalArgumentError, InvalidInput, NotFoundError, PlatformUnreachable
 from .localfs import ConfinedDir, PendingFile, SymlinkRefused, display_name, open_regular, path_problem
-from .storage import CHUNK, child_uri
+from .storage import CHUNK, FileStatus, child_uri
 
 if TYPE_CHECKING:
     from .core import AsyncApolo
@@ -36,17 +40,56 @@ INLINE_WRITE = 256 * 1024  # smaller final writes go straight to the page cache,
 class TransferProgress:
     """Cumulative progress of one transfer call: bytes and files done so far, totals when known
     (``None`` while a tree is still being listed), the file last worked on, and the paths ``skipped``
-    (symlinks, control paths, names this system cannot hold), each with the reason."""
+    (symlinks, control paths, names this system cannot hold; see ``localfs``), each with the reason."""
 
     bytes_done: int = 0
     bytes_total: int | None = None
     files_done: int = 0
     files_total: int | None = None
     current: str = ""
-    skipped: list[dict[str, str]] = field(default_factory=list)  # [{"path", "reason"}]: left alone (localfs rules)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # [{"path", "reason"}]
 
 
 ProgressCallback = Callable[[TransferProgress], None]
+LocalPath = Union[str, "os.PathLike[str]"]
+
+
+class TargetExists(ApoloError):
+    """The copy's destination exists and overwriting was not asked for (or cannot help: a folder
+    onto a file or the reverse). ``target``: the local ``Path`` or storage URI; ``clash``: True when
+    it is of the other kind (file vs folder), so ``overwrite`` would not help either;
+    ``target_is_dir``: what the target is."""
+
+    status = 409
+
+    def __init__(self, target: "Path | str", *, target_is_dir: bool, clash: bool = False):
+        what = ("is a folder; the source is a file" if target_is_dir else "is a file; the source is a folder") \
+            if clash else "exists"
+        super().__init__(f"{target} {what}", status=409)
+        self.target, self.target_is_dir, self.clash = target, target_is_dir, clash
+
+    def describe(self, shown: str) -> str:
+        """This refusal about ``shown`` (the target as the caller prints it), without the fix."""
+        return self.message.replace(str(self.target), shown, 1)
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """A checked copy between storage and local disk, decided before a byte moves.
+
+    ``direction``: ``"download"`` (storage -> local) or ``"upload"``. ``source``: the storage entry
+    (``FileStatus``, stat'ed once) of a download, the local ``Path`` of an upload. ``target``: the
+    local ``Path`` of a download, the canonical storage URI of an upload (after "into an existing
+    folder"). ``is_dir``: a folder copy. ``size``: bytes of a file source (None for folders).
+    ``replaces``: the target exists and will be overwritten.
+    """
+
+    direction: Literal["download", "upload"]
+    source: FileStatus | Path
+    target: Path | str
+    is_dir: bool
+    size: int | None
+    replaces: bool
 
 
 class _Tracker:
@@ -79,6 +122,72 @@ class Transfer:
         self._api = api
         self.retries = retries  # per file/chunk, like the CLI's 10 retries per chunk
 
+    # -- planning -------------------------------------------------------------------------------
+
+    async def resolve_copy(self, src: Any, dst: Any, *, overwrite: bool = False, into_dir: bool = True) -> CopyPlan:
+        """Check a copy between storage and local disk and say what it will do (``apolo cp``'s rules).
+
+        Exactly one of ``src``/``dst`` is a storage URI (a ``str`` starting ``storage:``, any of the
+        CLI's forms); the other a local path (``str`` or ``os.PathLike``). ``into_dir``: an existing
+        folder as ``dst`` receives ``src`` by name (``apolo cp``; False is ``apolo cp -T``).
+        ``overwrite``: an existing target file may be replaced (``apolo cp`` always replaces;
+        jupyter-apolo asks first). ``plan.is_dir`` tells a folder copy (the CLI's ``-r`` check is the
+        caller's, before ``copy``).
+
+        Platform calls: one ``GETFILESTATUS`` of the source (download) or of the target (upload; one
+        more when the target is a folder receiving ``src`` by name). Raises ``NotFoundError`` (missing
+        source, local or on storage), ``InvalidInput`` (both or neither side on storage), ``TargetExists``.
+        """
+        src_remote, dst_remote = _is_storage(src), _is_storage(dst)
+        if src_remote == dst_remote:
+            raise InvalidInput("copy between storage and local paths: one side storage:..., the other a local path")
+        if src_remote:
+            return await self._plan_download(src, Path(dst), overwrite, into_dir)
+        return await self._plan_upload(Path(src), dst, overwrite, into_dir)
+
+    async def _plan_download(self, src: str, dst: Path, overwrite: bool, into_dir: bool) -> CopyPlan:
+        st = await self._api.storage.stat(src)
+        target = dst / st.name if into_dir and dst.is_dir() else dst
+        exists = target.exists()
+        if exists and (st.is_dir != target.is_dir() or not overwrite):
+            raise TargetExists(target, target_is_dir=target.is_dir(), clash=st.is_dir != target.is_dir())
+        return CopyPlan("download", st, target, st.is_dir, None if st.is_dir else st.size, exists)
+
+    async def _plan_upload(self, src: Path, dst: str, overwrite: bool, into_dir: bool) -> CopyPlan:
+        if not src.exists():
+            raise NotFoundError(f"{src}: no such local file or folder")
+        is_dir = src.is_dir()
+        storage = self._api.storage
+        target = storage.normalize(dst)
+        existing = await storage.stat_or_none(target)
+        if existing is not None and existing.is_dir and into_dir:
+            target = child_uri(target, Path(os.path.abspath(src)).name)
+            existing = await storage.stat_or_none(target)
+        if existing is not None and (existing.is_dir != is_dir or not overwrite):
+            raise TargetExists(target, target_is_dir=existing.is_dir, clash=existing.is_dir != is_dir)
+        size = None if is_dir else src.stat().st_size
+        return CopyPlan("upload", src, target, is_dir, size, existing is not None)
+
+    async def copy(self, plan: CopyPlan, *, concurrency: int = 8, progress: ProgressCallback | None = None) -> int:
+        """Run ``plan`` (from ``resolve_copy``); returns the number of files copied. No platform call
+        repeats what the plan knows: a file download is one ``OPEN``, a folder download lists and
+        opens; missing local parent folders of a download's target are created. Raises what the
+        transfers raise (``ApoloError``, ``OSError``); files already copied stay, none is left
+        half-written."""
+        if plan.direction == "download":
+            assert isinstance(plan.source, FileStatus) and isinstance(plan.target, Path)
+            await asyncio.to_thread(plan.target.parent.mkdir, parents=True, exist_ok=True)
+            if plan.is_dir:
+                return await self._download_tree(plan.source.uri, plan.target, concurrency, progress)
+            await self._download(plan.source.uri, plan.source.size, plan.target,
+                                 _Tracker(progress, plan.source.size, 1))
+            return 1
+        assert isinstance(plan.source, Path) and isinstance(plan.target, str)
+        if plan.is_dir:
+            return await self._upload_tree(plan.source, plan.target, concurrency, progress)
+        await self._upload(plan.source, plan.target, _Tracker(progress, plan.size, 1))
+        return 1
+
     # -- download -------------------------------------------------------------------------------
 
     async def download_file(self, src: str, dst: str | os.PathLike[str], *,
@@ -97,8 +206,7 @@ class Transfer:
         target = Path(dst)
         if target.is_dir():
             target = target / st.name
-        with ConfinedDir(target.parent).create_temp(target.name) as pending:
-            await self._download(src_uri, st.size, pending, _Tracker(progress, st.size, 1), str(target))
+        await self._download(src_uri, st.size, target, _Tracker(progress, st.size, 1))
         return target
 
     async def download_into(self, src: str, out: BinaryIO, *, size: int | None = None,
@@ -124,16 +232,19 @@ class Transfer:
         tracker.file_done(src_uri)
         return digest.hexdigest()
 
-    async def _download(self, src_uri: str, size: int, pending: PendingFile, tracker: _Tracker, label: str) -> None:
-        """Stream ``src_uri`` into the temp file ``pending`` and publish it over its target (a regular file or
-        a free name; a symlink or folder there raises, never written through). The caller discards ``pending``
-        on failure, so no partial file is left."""
-        url = await self._api.storage.http_url(src_uri)
-        await self._fetch(url, pending.file, tracker, label)
-        if pending.file.tell() != size:
-            raise ApoloError(f"{src_uri} changed during the download: got {pending.file.tell()} bytes, expected {size}")
-        await asyncio.to_thread(pending.publish)  # off the event loop (slow on a busy disk)
-        tracker.file_done(label)
+    async def _download(self, src_uri: str, size: int, target: Path, tracker: _Tracker,
+                        pending: PendingFile | None = None) -> None:
+        """Stream ``src_uri`` into a temp file beside ``target`` and publish it over it: a regular file or a
+        free name only (a symlink there raises ``SymlinkRefused``, a folder ``IsADirectoryError``; never
+        written through). ``pending``: that temp file, when the caller made it in a confined tree. A failure
+        leaves no partial file."""
+        with pending or ConfinedDir(target.parent).create_temp(target.name) as tmp:
+            url = await self._api.storage.http_url(src_uri)
+            await self._fetch(url, tmp.file, tracker, str(target))
+            if tmp.file.tell() != size:
+                raise ApoloError(f"{src_uri} changed during the download: got {tmp.file.tell()} bytes, expected {size}")
+            await asyncio.to_thread(tmp.publish)  # off the event loop (slow on a busy disk)
+        tracker.file_done(str(target))
 
     async def _fetch(self, url: str, out, tracker: _Tracker, label: str,  # type: ignore[no-untyped-def]
                      digest=None, start: int = 0) -> None:  # type: ignore[no-untyped-def]
@@ -173,15 +284,17 @@ class Transfer:
         overhead once the link is busy). Returns the number of files downloaded.
         Raises ``NotFoundError`` for a missing ``src``; the first file error after the others finish.
         """
-        storage = self._api.storage
-        root = storage.normalize(src)
-        if not (await storage.stat(root)).is_dir:
+        root = self._api.storage.normalize(src)
+        if not (await self._api.storage.stat(root)).is_dir:
             raise IllegalArgumentError(f"Not a directory: '{root}'. Use download_file.", status=None, errno=20)
+        return await self._download_tree(root, Path(dst), concurrency, progress)
+
+    async def _download_tree(self, root: str, dst: Path, concurrency: int, progress: ProgressCallback | None) -> int:
+        storage = self._api.storage
         tracker = _Tracker(progress)
         queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)  # bounded: constant memory on huge trees
-        local_root = Path(dst)
-        local_root.mkdir(parents=True, exist_ok=True)
-        tree = ConfinedDir(local_root)  # nothing below dst is reached through a symlink (localfs)
+        dst.mkdir(parents=True, exist_ok=True)
+        tree = ConfinedDir(dst)  # nothing below dst is reached through a symlink; hostile names stay on storage
 
         async def walk(uri: str, prefix: str) -> None:
             if prefix:
@@ -193,7 +306,7 @@ class Transfer:
             subdirs = []
             async for st in storage.ls(uri):
                 rel = prefix + st.name
-                problem = path_problem(rel, local_root)  # hostile names and control paths stay on storage
+                problem = path_problem(rel, dst)
                 if problem:
                     tracker.skip(rel + ("/" if st.is_dir else ""), problem)
                 elif st.is_dir:
@@ -205,64 +318,67 @@ class Transfer:
 
         async def job(st, rel: str) -> None:  # type: ignore[no-untyped-def]
             try:
-                with tree.create_temp(rel) as pending:
-                    await self._download(st.uri, st.size, pending, tracker, str(local_root / rel))
-            except (SymlinkRefused, NotADirectoryError) as exc:
+                await self._download(st.uri, st.size, dst / rel, tracker, tree.create_temp(rel))
+            except (SymlinkRefused, NotADirectoryError) as exc:  # a link or file where a folder goes: left alone
                 tracker.skip(rel, f"{exc}")
 
         return await _run_pool(walk(root, ""), queue, job, concurrency)
 
     # -- upload ---------------------------------------------------------------------------------
 
-    async def upload_file(self, src: str | os.PathLike[str], dst: str, *, progress: ProgressCallback | None = None,
-                          _tracker: _Tracker | None = None) -> str:
+    async def upload_file(self, src: LocalPath, dst: str, *, progress: ProgressCallback | None = None) -> str:
         """Upload local file ``src`` to storage ``dst`` (an existing storage directory: into it by
         name), overwriting. Returns the storage URI. Raises ``FileNotFoundError``,
-        ``IsADirectoryError`` locally, ``SymlinkRefused`` when ``src`` is a symlink or special file
-        (its target is never uploaded); platform errors as mapped."""
+        ``IsADirectoryError`` locally; platform errors as mapped."""
         path = Path(src)
-        with open_regular(path) as f:
-            return await self.upload_from(f, os.fstat(f.fileno()).st_size, dst, label=str(path), progress=progress,
-                                          _tracker=_tracker, into_dir=_tracker is None, name=path.name)
-
-    async def upload_from(self, f: BinaryIO, size: int, dst: str, *, label: str = "", name: str = "",
-                          progress: ProgressCallback | None = None, into_dir: bool = False,
-                          _tracker: _Tracker | None = None) -> str:
-        """Upload ``size`` bytes of the open binary file ``f`` (from its current position) to storage ``dst``,
-        overwriting; with ``into_dir`` and an existing storage directory ``dst``, into it as ``name``. For callers
-        that opened the file themselves (e.g. confined, without following links). Returns the storage URI."""
-        storage = self._api.storage
-        dst_uri = storage.normalize(dst)
-        if into_dir and name:
-            try:
-                if (await storage.stat(dst_uri)).is_dir:
-                    dst_uri = child_uri(dst_uri, name)
-            except ApoloError:
-                pass
-        label = label or dst_uri
-        tracker = _tracker or _Tracker(progress, size, 1)
-        url = await storage.http_url(dst_uri)
-        first = f.read(CHUNK)
-        await self._api.request("PUT", url, params={"op": "CREATE"}, content=first, retry=True,
-                                headers={"Content-Type": "application/octet-stream"})
-        tracker.add_bytes(len(first), label)
-        offset = len(first)
-        while chunk := f.read(CHUNK):
-            await storage.write(url, offset, chunk)
-            offset += len(chunk)
-            tracker.add_bytes(len(chunk), label)
-        tracker.file_done(label)
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a directory: use upload_tree")
+        size = path.stat().st_size
+        dst_uri = self._api.storage.normalize(dst)
+        existing = await self._api.storage.stat_or_none(dst_uri)
+        if existing is not None and existing.is_dir:
+            dst_uri = child_uri(dst_uri, path.name)
+        await self._upload(path, dst_uri, _Tracker(progress, size, 1))
         return dst_uri
+
+    async def upload_from(self, f: BinaryIO, size: int, dst: str, *, label: str = "",
+                          progress: ProgressCallback | None = None) -> str:
+        """Upload the ``size`` bytes of the open binary file ``f`` (from its current position) as exactly storage
+        ``dst``, overwriting; for callers that opened the file themselves (e.g. confined, without following
+        links; ``label``: its name in progress). Returns the storage URI. Closes ``f``."""
+        dst_uri = self._api.storage.normalize(dst)
+        await self._upload(Path(label or dst_uri), dst_uri, _Tracker(progress, size, 1), opened=f)
+        return dst_uri
+
+    async def _upload(self, path: Path, dst_uri: str, tracker: _Tracker, opened: BinaryIO | None = None) -> None:
+        """Send local file ``path`` (or the already ``opened`` file) as exactly ``dst_uri`` (``CREATE`` then
+        ``WRITE`` chunks). ``path`` must be a regular file: a symlink raises ``SymlinkRefused`` and its target
+        is never sent."""
+        storage = self._api.storage
+        with opened or open_regular(path) as f:
+            url = await storage.http_url(dst_uri)
+            first = f.read(CHUNK)
+            await self._api.request("PUT", url, params={"op": "CREATE"}, content=first, retry=True,
+                                    headers={"Content-Type": "application/octet-stream"})
+            tracker.add_bytes(len(first), str(path))
+            offset = len(first)
+            while chunk := f.read(CHUNK):
+                await storage.write(url, offset, chunk)
+                offset += len(chunk)
+                tracker.add_bytes(len(chunk), str(path))
+        tracker.file_done(str(path))
 
     async def upload_tree(self, src: str | os.PathLike[str], dst: str, *, concurrency: int = 8,
                           progress: ProgressCallback | None = None) -> int:
         """Upload local directory ``src`` as storage directory ``dst`` (``apolo cp -r -T``):
         directories created (``MKDIRS``), files overwritten. Returns the number of files."""
-        storage = self._api.storage
         root = Path(src)
         if not root.is_dir():
             raise NotADirectoryError(f"{root} is not a directory: use upload_file")
-        dst_uri = storage.normalize(dst)
+        return await self._upload_tree(root, self._api.storage.normalize(dst), concurrency, progress)
+
+    async def _upload_tree(self, root: Path, dst_uri: str, concurrency: int, progress: ProgressCallback | None) -> int:
+        storage = self._api.storage
         tracker = _Tracker(progress)
         queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)
         tree = ConfinedDir(root)
@@ -273,28 +389,31 @@ class Transfer:
             for rel in scan.symlinks:
                 tracker.skip(rel, "a symbolic link: not followed, its target is not uploaded")
             for rel in scan.special:
-                tracker.skip(rel, "not a regular file: not uploaded")
+                tracker.skip(rel, "not a regular file (FIFO, socket or device): not uploaded")
             await storage.mkdir(dst_uri, parents=True)
             for folder in scan.dirs:
-                await storage.mkdir(_child_path(dst_uri, folder), parents=True)
+                await storage.mkdir(_child_uri(dst_uri, folder), parents=True)
             for rel in sorted(scan.files):
                 await queue.put((rel,))
 
         async def job(rel: str) -> None:
-            with tree.open_read(rel) as f:
-                await self.upload_from(f, os.fstat(f.fileno()).st_size, _child_path(dst_uri, rel),
-                                       label=str(root / rel), _tracker=tracker)
+            await self._upload(root / rel, _child_uri(dst_uri, rel), tracker, opened=tree.open_read(rel))
 
         return await _run_pool(walk(), queue, job, concurrency)
 
 
-def _child_path(uri: str, rel: str) -> str:
+_STOP = object()
+
+
+def _child_uri(uri: str, rel: str) -> str:
+    """``uri`` + the ``/``-separated relative path ``rel``, each name encoded."""
     for part in rel.split("/"):
         uri = child_uri(uri, part)
     return uri
 
 
-_STOP = object()
+def _is_storage(location: Any) -> bool:
+    return isinstance(location, str) and location.startswith("storage:")
 
 
 async def _run_pool(producer: Awaitable[None], queue: asyncio.Queue, job: Callable[..., Awaitable[None]],

@@ -16,6 +16,8 @@ from typing import Iterable, Sequence
 
 import nbformat
 
+from ..client.errors import InvalidInput
+
 
 class GitError(RuntimeError):
     """A git command failed or cannot run. ``.output``: git's stdout+stderr; ``.command``: argv."""
@@ -206,7 +208,7 @@ class GitRepo:
         (e.g. a pre-commit hook rejected it; its output is in the error).
         """
         if not message or not message.strip():
-            raise GitError("a commit message is required: %apolo commit -m \"what changed\"")
+            raise GitError("a commit message is required: say what changed")
         self.identity()
         paths = list(paths)
         if paths:
@@ -254,7 +256,7 @@ class GitRepo:
 
 
 def _notebook(data: bytes, where: str) -> nbformat.NotebookNode:
-    """``data`` read as a notebook (v4); ``ValueError`` naming ``where`` and the problem when it is not one (not
+    """``data`` read as a notebook (v4); ``InvalidInput`` naming ``where`` and the problem when it is not one (not
     JSON, or not shaped like a notebook, e.g. ``"cells": "nope"``). Lenient on what nbdime copes with (extra
     keys, cell ids in 4.4 files), unlike ``nbformat.validate``."""
     nb = None
@@ -266,7 +268,7 @@ def _notebook(data: bytes, where: str) -> nbformat.NotebookNode:
         problem = getattr(exc, "message", None) or str(exc)
         problem = problem.splitlines()[0][:200] if problem else type(exc).__name__
     if problem:
-        raise ValueError(f"{where} is not a valid notebook ({problem}): fix or restore the file, then diff again")
+        raise InvalidInput(f"{where} is not a valid notebook ({problem}): fix or restore the file, then diff again")
     return nb
 
 

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Protocol
 
+from ..client.errors import InvalidInput
 from ..client.localfs import (ConfinedDir, PendingFile, SymlinkRefused, display_name, is_control_name, path_problem,
                               same_file_state)
 from .ignore import FileFilter
@@ -220,11 +221,11 @@ class NotebookSync:
     # -- plan -------------------------------------------------------------------------------------
 
     async def plan(self, direction: str = PULL) -> Plan:
-        """Compare storage, disk and the manifest. Raises ``ValueError`` for an unknown ``direction`` and the
+        """Compare storage, disk and the manifest. Raises ``InvalidInput`` for an unknown ``direction`` and the
         client's errors (e.g. ``AuthorizationError``) when storage cannot be listed. Hostile names, control
         paths and local symlinks never fail the plan: each is listed in ``Plan.skipped``."""
         if direction not in (PULL, PUSH):
-            raise ValueError(f"direction must be {PULL!r} or {PUSH!r}, not {direction!r}")
+            raise InvalidInput(f"direction must be {PULL!r} or {PUSH!r}, not {direction!r}")
         skipped: dict[tuple[str, str], Skipped] = {}
 
         def skip(side: str, rel: str, reason: str) -> None:

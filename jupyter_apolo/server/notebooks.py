@@ -26,22 +26,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from pathlib import Path
-from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.iostream import StreamClosedError
 from traitlets import Bool, Int, Unicode
 from traitlets.config import Configurable
 
-from ..client.errors import ApoloError
-from ..client.localfs import MAX_NAME_BYTES, MAX_PATH_BYTES, display_name
-from ..notebooks import GitError, GitRepo, ProjectError, workflow
+from ..client.localfs import display_name
+from ..notebooks import GitRepo, workflow
 from ..notebooks.sync import DEFAULT_CONCURRENCY, PULL, PUSH
-from .handlers import ApoloHandler, JSONError, error_from_apolo
+from .base import ApoloHandler, JSONError, error_answer
 
 
 class ApoloNotebooks(Configurable):
@@ -58,59 +53,14 @@ class ApoloNotebooks(Configurable):
 
 
 class NotebooksHandler(ApoloHandler):
-    """Shared plumbing: the settings, paths confined to the server root, JSON bodies, error mapping."""
+    """The notebooks endpoints' shared reading of ``direction`` (settings: ``self.notebooks``)."""
 
-    def initialize(self, connection: Any, notebooks: ApoloNotebooks) -> None:  # type: ignore[override]
-        super().initialize(connection)
-        self.notebooks = notebooks
-
-    def local_path(self, rel: str | None) -> Path:
-        """``rel`` below the server's root (400 naming the problem: NUL, a name over 255 bytes, a path over
-        4,000 bytes, or one leading outside the root)."""
-        rel = rel or ""
-        if not isinstance(rel, str):
-            raise JSONError(400, "path must be a string: a file or folder relative to the Jupyter root")
-        if "\0" in rel:
-            raise JSONError(400, "path contains a NUL character: name a file or folder of the Jupyter root")
-        size = len(rel.encode("utf-8", "surrogatepass"))
-        longest = max((len(p.encode("utf-8", "surrogatepass")) for p in rel.split("/")), default=0)
-        if size > MAX_PATH_BYTES or longest > MAX_NAME_BYTES:
-            raise JSONError(400, f"path is too long ({size} bytes, longest name {longest}): names may have "
-                                 f"{MAX_NAME_BYTES} bytes, paths {MAX_PATH_BYTES}")
-        root = Path(self.settings.get("server_root_dir") or os.getcwd()).expanduser().resolve()
-        try:
-            path = (root / rel.lstrip("/")).resolve()
-        except (OSError, ValueError) as exc:
-            raise JSONError(400, f"path {rel[:100]!r} cannot be used: {exc}") from None
-        if path != root and root not in path.parents:
-            raise JSONError(400, f"path {rel!r} is outside the server's root directory")
-        return path
-
-    def body(self) -> dict:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise JSONError(400, "the request body must be JSON") from None
-        if not isinstance(data, dict):
-            raise JSONError(400, "the request body must be a JSON object")
-        return data
+    notebooks: ApoloNotebooks
 
     def direction(self, value: str | None) -> str:
         if (value or PULL) not in (PULL, PUSH):
             raise JSONError(400, f"direction must be 'pull' or 'push', not {value!r}")
         return value or PULL
-
-    async def guarded(self, coro):  # type: ignore[no-untyped-def]
-        try:
-            return await coro
-        except ProjectError as exc:
-            raise JSONError(400, str(exc)) from None
-        except GitError as exc:
-            raise JSONError(409, str(exc).splitlines()[0], output=exc.output) from None
-        except ValueError as exc:
-            raise JSONError(400, str(exc)) from None
-        except OSError as exc:  # e.g. permission denied on the local folder
-            raise JSONError(409, _os_error(exc)) from None
 
 
 class PlanHandler(NotebooksHandler):
@@ -120,7 +70,7 @@ class PlanHandler(NotebooksHandler):
         path = self.local_path(self.get_query_argument("path", ""))
         direction = self.direction(self.get_query_argument("direction", PULL))
         api = await self.connection.client()
-        plan = await self.guarded(workflow.plan(api, path, direction, self.notebooks.sync_settings()))
+        plan = await workflow.plan(api, path, direction, self.notebooks.sync_settings())
         self.write_json(plan.to_json())
 
 
@@ -128,7 +78,7 @@ class ApplyHandler(NotebooksHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.body()
+        body = self.json_body()
         path = self.local_path(body.get("path"))
         direction = self.direction(body.get("direction"))
         delete, reviewed = body.get("delete", False), body.get("plan")
@@ -140,8 +90,8 @@ class ApplyHandler(NotebooksHandler):
             raise JSONError(400, 'delete: true deletes what the plan you reviewed proposes: send its id as "plan" '
                                  "(GET plan gives it), or list the paths to delete")
         api = await self.connection.client()
-        _, syncer = await self.guarded(_async(workflow.open_sync, api, path, self.notebooks.sync_settings()))
-        plan = await self.guarded(syncer.plan(direction))
+        _, syncer = workflow.open_sync(api, path, self.notebooks.sync_settings())
+        plan = await syncer.plan(direction)
         if reviewed and reviewed != plan.id:
             raise JSONError(409, "The notebooks changed since the plan you reviewed: nothing was done. Review the "
                                  "new plan and apply it.", plan=plan.to_json())
@@ -161,20 +111,24 @@ class ApplyHandler(NotebooksHandler):
         try:
             result = await syncer.apply(plan, delete=delete, progress=progress)
             last = {"event": "result", **result.to_json()}
-        except ApoloError as exc:
-            last = {"event": "error", "error": error_from_apolo(exc).message}
-        except OSError as exc:
-            last = {"event": "error", "error": f"{_os_error(exc)}. What finished is recorded: fix that, then plan "
-                                               "and apply again to resume."}
-        except Exception:  # noqa: BLE001 - reported in the stream, logged with its traceback
-            self.log.exception("apolo: notebooks apply failed")
-            last = {"event": "error", "error": "Internal error in the jupyter-apolo server extension; see the "
-                                               "server log. What finished is recorded: plan again to resume."}
+        except Exception as exc:  # noqa: BLE001 - the stream must end with one result or error event
+            last = {"event": "error", "error": self._apply_error(exc)}
         try:
             self.write(json.dumps(last) + "\n")
             self.finish()
         except StreamClosedError:  # the client went away: nothing left to tell
             pass
+
+    def _apply_error(self, exc: Exception) -> str:
+        answer = error_answer(exc)
+        if answer is not None:
+            return answer.message
+        if isinstance(exc, OSError):  # a full disk, a read-only folder...: name the error and the file
+            where = f": {display_name(str(exc.filename))}" if exc.filename else ""
+            return (f"{exc.strerror or exc}{where}. What finished is recorded: fix that, then plan and apply "
+                    "again to resume.")
+        self.log.exception("apolo: notebooks apply failed", exc_info=exc)
+        return f"Unexpected {type(exc).__name__} during the apply; see the server log. Re-plan to resume."
 
 
 class GitStatusHandler(NotebooksHandler):
@@ -187,7 +141,7 @@ class GitStatusHandler(NotebooksHandler):
             repo = GitRepo(path)
             return {"root": str(repo.root), "files": [s.__dict__ for s in repo.status([path])]}
 
-        self.write_json(await self.guarded(asyncio.to_thread(status)))
+        self.write_json(await asyncio.to_thread(status))
 
 
 class DiffHandler(NotebooksHandler):
@@ -195,14 +149,14 @@ class DiffHandler(NotebooksHandler):
     @authorized
     async def get(self) -> None:
         path = self.local_path(self.get_query_argument("path"))
-        self.write_json(await self.guarded(asyncio.to_thread(lambda: GitRepo(path).diff(path))))
+        self.write_json(await asyncio.to_thread(lambda: GitRepo(path).diff(path)))
 
 
 class CommitHandler(NotebooksHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.body()
+        body = self.json_body()
         paths = [self.local_path(p) for p in body.get("paths") or []]
         if not paths:
             raise JSONError(400, "paths: name the files or folders to commit")
@@ -212,33 +166,19 @@ class CommitHandler(NotebooksHandler):
             done = GitRepo(paths[0]).commit(str(body.get("message") or ""), paths, clear_outputs=clear)
             return {"sha": done.sha, "summary": done.summary, "files": done.files, "output": done.output}
 
-        self.write_json(await self.guarded(asyncio.to_thread(commit)))
+        self.write_json(await asyncio.to_thread(commit))
 
 
 class PushHandler(NotebooksHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.body()
+        body = self.json_body()
         path = self.local_path(body.get("path"))
-        output = await self.guarded(asyncio.to_thread(lambda: GitRepo(path).push(body.get("remote") or None)))
+        output = await asyncio.to_thread(lambda: GitRepo(path).push(body.get("remote") or None))
         self.write_json({"output": output})
 
 
-def _os_error(exc: OSError) -> str:
-    """``"No space left on device: notebooks/a.ipynb"``: the error and the file, printable."""
-    where = f": {display_name(str(exc.filename))}" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}"
-
-
-async def _async(fn, *args):  # type: ignore[no-untyped-def]
-    return fn(*args)
-
-
-def routes(base_url: str, settings: dict) -> list:
-    """Tornado route specs ``(pattern, handler, kwargs)`` under ``base_url`` (see the module docstring)."""
-    notebooks = ApoloNotebooks(parent=settings.get("serverapp"))
-    kwargs = {"connection": settings["jupyter_apolo.connection"], "notebooks": notebooks}
-    table = {"plan": PlanHandler, "apply": ApplyHandler, "status": GitStatusHandler, "diff": DiffHandler,
-             "commit": CommitHandler, "push": PushHandler}
-    return [(url_path_join(base_url, "apolo/notebooks", name), handler, kwargs) for name, handler in table.items()]
+#: ``apolo/notebooks/<name>`` -> handler (the route table in ``server/__init__.py`` mounts them).
+HANDLERS = {"plan": PlanHandler, "apply": ApplyHandler, "status": GitStatusHandler, "diff": DiffHandler,
+            "commit": CommitHandler, "push": PushHandler}

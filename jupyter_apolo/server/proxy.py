@@ -28,7 +28,7 @@ from tornado.iostream import StreamClosedError
 
 from ..client import ApoloError, AsyncApolo
 from ..client.relay import Upstream
-from .handlers import AUTH_RESOURCE, ApoloHandler, JSONError
+from .base import AUTH_RESOURCE, ApoloHandler, JSONError
 
 #: RFC 7230 §6.1 hop-by-hop headers, plus what must not cross the proxy in either direction.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
