@@ -8,11 +8,25 @@ target, so a killed upload never leaves a half-written notebook on storage (refe
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import BinaryIO, Callable
 
 from ..client.errors import NotFoundError
+from ..client.localfs import MAX_NAME_BYTES
 from ..client.storage import child_uri
 from .sync import PARTIAL_SUFFIX, RemoteFile
+
+
+def temp_name(name: str) -> str:
+    """The hidden name an upload of ``name`` is written under before its RENAME, at most 255 bytes (a name near
+    the limit is shortened and told apart by a digest)."""
+    tmp = f".{name}{PARTIAL_SUFFIX}"
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(tmp.encode("utf-8", "surrogateescape")) <= MAX_NAME_BYTES:
+        return tmp
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    head = raw[: MAX_NAME_BYTES - len(PARTIAL_SUFFIX) - len(digest) - 2].decode("utf-8", "ignore")
+    return f".{head}-{digest}{PARTIAL_SUFFIX}"
 
 
 class StorageFolder:
@@ -71,8 +85,8 @@ class StorageFolder:
         """Upload the ``size`` bytes of the open file ``src`` to ``path`` via a temp name and RENAME; returns the
         new size/mtime. The caller opened ``src`` (confined, never through a symlink)."""
         final = self._uri(path)
-        folder, name = final.rsplit("/", 1)
-        tmp = f"{folder}/.{name}{PARTIAL_SUFFIX}"
+        folder, _, name = path.rpartition("/")
+        tmp = child_uri(self._uri(folder) if folder else self.uri, temp_name(name))
         await self.api.transfer.upload_from(src, size, tmp)  # CREATE + WRITE chunks; creates parent folders
         await self.api.storage.rename(tmp, final)
         st = await self.api.storage.stat(final)

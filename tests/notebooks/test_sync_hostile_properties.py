@@ -74,9 +74,10 @@ def strip_conflict_mark(rel: str) -> str:
     return f"{folder}/{name}" if folder else name
 
 
-def check_local_changes(before: dict, after: dict, allowed: set[str], what: str) -> None:
+def check_local_changes(before: dict, after: dict, writable: set[str], deletable: set[str], what: str) -> None:
     """Between two snapshots of the universe, only regular files below ``checkout/notebooks/`` changed, none
-    under a control path, each one a storage path of this sync (or a conflict copy of one) in ``allowed``."""
+    under a control path: each one written is a storage path of this sync (or a conflict copy of one) in
+    ``writable``, each one deleted is in ``deletable``."""
     prefix = "checkout/notebooks/"
     for rel in sorted(set(before) | set(after)):
         old, new = before.get(rel), after.get(rel)
@@ -87,8 +88,10 @@ def check_local_changes(before: dict, after: dict, allowed: set[str], what: str)
         assert old is None or old[0] in ("F", "D"), f"{what} replaced or removed {rel!r} ({old}) -> {new}"
         assert new is None or new[0] in ("F", "D"), f"{what} created {rel!r} as {new}"
         assert not any(is_control_name(p) for p in inner.split("/")), f"{what} touched a control path {rel!r}"
-        if (new or old)[0] == "F":
-            assert inner in allowed or strip_conflict_mark(inner) in allowed, f"{what} wrote {inner!r}, not synced"
+        if new is not None and new[0] == "F":
+            assert inner in writable or strip_conflict_mark(inner) in writable, f"{what} wrote {inner!r}, not synced"
+        if new is None and old[0] == "F":
+            assert inner in deletable, f"{what} deleted {inner!r}, which storage still has"
 
 
 def wire(path: tuple[str, ...] | str) -> str:
@@ -180,10 +183,10 @@ class World:
         return self.api.call(go)
 
 
-def pull_and_check(world: World, delete: bool, what: str):  # type: ignore[no-untyped-def]
+def pull_and_check(world: World, delete: bool, what: str, deleted_on_storage: set[str] = set()):  # type: ignore[no-untyped-def]
     before, on_storage = snapshot(world.universe), world.storage()
     plan, result = world.run(PULL, delete)
-    check_local_changes(before, snapshot(world.universe), set(on_storage), what)
+    check_local_changes(before, snapshot(world.universe), set(on_storage), deleted_on_storage, what)
     return plan, result
 
 
@@ -191,7 +194,7 @@ def push_and_check(world: World, delete: bool, what: str):  # type: ignore[no-un
     before_local, before = snapshot(world.universe), world.storage()
     plan, result = world.run(PUSH, delete)
     after_local, after = snapshot(world.universe), world.storage()
-    check_local_changes(before_local, after_local, set(), what)  # a push writes nothing locally
+    check_local_changes(before_local, after_local, set(), set(), what)  # a push writes nothing locally
     regular = {rel[len("checkout/notebooks/"):]: v for rel, v in before_local.items()
                if rel.startswith("checkout/notebooks/") and v[0] == "F"}
     for rel, data in after.items():
@@ -226,7 +229,7 @@ def test_pull_and_push_touch_only_regular_files_inside_the_notebooks_folder(plat
         for rel in gone_local:
             (world.notebooks / rel).unlink()
         before = snapshot(world.notebooks)
-        _, result = pull_and_check(world, True, "second pull")
+        _, result = pull_and_check(world, True, "second pull", gone_remote)
         deleted = {rel for rel, v in before.items() if v[0] == "F" and rel not in snapshot(world.notebooks)}
         assert deleted <= gone_remote and set(result.deleted) <= gone_remote, (deleted, gone_remote)
         _, result, before_push, after_push = push_and_check(world, True, "second push")
