@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Protocol
 
-from ..client.errors import InvalidInput
+from ..client.errors import IllegalArgumentError, InvalidInput
 from ..client.localfs import (ConfinedDir, PendingFile, SymlinkRefused, display_name, is_control_name, path_problem,
                               same_file_state)
 from .ignore import FileFilter
@@ -327,6 +327,10 @@ class NotebookSync:
                     await self._step(plan, change, result)
                 except (SymlinkRefused, NotADirectoryError, IsADirectoryError) as exc:
                     result.skipped.append(Skipped(display_name(change.path), "local", f"{exc}"))
+                except IllegalArgumentError as exc:  # storage holds a file where a folder goes (or the reverse)
+                    if exc.errno not in (errno.EISDIR, errno.ENOTDIR, errno.EEXIST):
+                        raise
+                    result.skipped.append(Skipped(display_name(change.path), "storage", exc.message))
                 except OSError as exc:
                     if exc.errno != errno.ENAMETOOLONG:
                         if exc.filename is None:  # a failed write (ENOSPC, EFBIG): say which file
