@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 from typing import BinaryIO, Callable
 
-from ..client.errors import NotFoundError
+from ..client.errors import ApoloError, NotFoundError
 from ..client.localfs import MAX_NAME_BYTES
 from ..client.storage import child_uri
 from .sync import PARTIAL_SUFFIX, RemoteFile
@@ -87,8 +87,15 @@ class StorageFolder:
         final = self._uri(path)
         folder, _, name = path.rpartition("/")
         tmp = child_uri(self._uri(folder) if folder else self.uri, temp_name(name))
-        await self.api.transfer.upload_from(src, size, tmp)  # CREATE + WRITE chunks; creates parent folders
-        await self.api.storage.rename(tmp, final)
+        try:
+            await self.api.transfer.upload_from(src, size, tmp)  # CREATE + WRITE chunks; creates parent folders
+            await self.api.storage.rename(tmp, final)
+        except ApoloError:  # e.g. a folder where the file goes: leave no temp file behind on storage
+            try:
+                await self.api.storage.rm(tmp)
+            except ApoloError:
+                pass
+            raise
         st = await self.api.storage.stat(final)
         return RemoteFile(path, st.size, st.modified)
 

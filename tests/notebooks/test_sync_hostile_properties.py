@@ -63,15 +63,12 @@ def snapshot(root: Path) -> dict[str, tuple]:
     return found
 
 
-def strip_conflict_mark(rel: str) -> str:
+def is_conflict_copy_of(rel: str, paths: set[str]) -> bool:
+    """Whether ``rel`` is ``name.from-storage[-N].ext`` beside one of ``paths`` (its stem possibly shortened)."""
     folder, _, name = rel.rpartition("/")
-    stem, dot, ext = name.rpartition(".")
-    for candidate in (stem, name):
-        i = candidate.find(CONFLICT_MARK)
-        if i >= 0:
-            name = candidate[:i] + (dot + ext if candidate is stem else "")
-            break
-    return f"{folder}/{name}" if folder else name
+    head = name[: name.find(CONFLICT_MARK)] if CONFLICT_MARK in name else None
+    return head is not None and any(p.rpartition("/")[0] == folder and p.rpartition("/")[2].startswith(head)
+                                    for p in paths)
 
 
 def check_local_changes(before: dict, after: dict, writable: set[str], deletable: set[str], what: str) -> None:
@@ -89,7 +86,7 @@ def check_local_changes(before: dict, after: dict, writable: set[str], deletable
         assert new is None or new[0] in ("F", "D"), f"{what} created {rel!r} as {new}"
         assert not any(is_control_name(p) for p in inner.split("/")), f"{what} touched a control path {rel!r}"
         if new is not None and new[0] == "F":
-            assert inner in writable or strip_conflict_mark(inner) in writable, f"{what} wrote {inner!r}, not synced"
+            assert inner in writable or is_conflict_copy_of(inner, writable), f"{what} wrote {inner!r}, not synced"
         if new is None and old[0] == "F":
             assert inner in deletable, f"{what} deleted {inner!r}, which storage still has"
 
