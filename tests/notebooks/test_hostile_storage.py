@@ -227,6 +227,23 @@ def test_a_symlinked_folder_is_never_written_through_on_pull(lab, teammate, shar
     assert os.readlink(checkout / "notebooks/sub") == str(outside)
 
 
+def test_a_notebooks_folder_that_is_a_symlink_is_refused(lab, teammate, shared_fixtures, tmp_path):
+    # finding 3 at the top: a committed `notebooks -> ~/.ssh` must not receive a teammate's authorized_keys
+    client, root = lab
+    checkout = new_checkout(root, shared_fixtures, f"linked-{tmp_path.name}")
+    outside = tmp_path / "dot-ssh"
+    outside.mkdir()
+    (checkout / "notebooks/demo.ipynb").unlink()
+    (checkout / "notebooks").rmdir()
+    os.symlink(outside, checkout / "notebooks")
+    teammate.put("authorized_keys", "ssh-ed25519 AAAA... mallory")
+    resp = client.get("apolo/notebooks/plan", params={"path": checkout.name})
+    assert resp.status_code == 400 and "symbolic link" in resp.json()["error"], resp.text
+    applied = client.post("apolo/notebooks/apply", json={"path": checkout.name})
+    assert applied.status_code == 400 and "symbolic link" in applied.json()["error"], applied.text
+    assert os.listdir(outside) == []
+
+
 def test_a_path_too_long_for_this_checkout_is_skipped_and_the_stream_ends(lab, teammate, shared_fixtures, tmp_path):
     # finding 4: a storage path the platform holds but that is longer than this system allows under the checkout
     client, root = lab
