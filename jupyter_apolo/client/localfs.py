@@ -102,7 +102,7 @@ def name_problem(name: str) -> str | None:
         return "the name contains a path separator"
     if len(raw) > MAX_NAME_BYTES:
         return f"the name is longer than {MAX_NAME_BYTES} bytes ({len(raw)})"
-    for c in name:
+    for c in ("" if name.isascii() and name.isprintable() else name):  # the common case needs no per-char look
         if unicodedata.category(c) == "Cc":
             return f"the name contains the control character U+{ord(c):04X}"
         if c in _BIDI:
