@@ -59,7 +59,7 @@ class SymlinkRefused(OSError):
     the path relative to the confined root; ``errno`` ``ELOOP``."""
 
     def __init__(self, rel: str, what: str = "a symbolic link"):
-        super().__init__(errno.ELOOP, f"{rel} is {what}: not followed below the synced folder", rel)
+        super().__init__(errno.ELOOP, f"{display_name(rel)} is {what}: nothing is read or written through it", rel)
         self.rel, self.what = rel, what
 
     def __str__(self) -> str:
