@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, BinaryIO, Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import AsyncIterator, Awaitable, BinaryIO, Callable, Iterable, Iterator, List, Mapping, TypeVar
 
 import httpx
 
@@ -173,15 +173,15 @@ class SyncPermissions:
         """Take back ``user``'s permission on ``uri`` (``apolo acl revoke``)."""
         return run(self._permissions.revoke(uri, user))
 
-    def list(self, uri: str | None = None, *, user: str | None = None) -> list[Permission]:
+    def list(self, uri: str | None = None, *, user: str | None = None) -> List[Permission]:
         """What ``user`` (default: me) can access (``apolo acl ls``)."""
         return run(self._permissions.list(uri, user=user))
 
-    def shared(self, uri: str | None = None, *, user: str | None = None) -> list[Permission]:
+    def shared(self, uri: str | None = None, *, user: str | None = None) -> List[Permission]:
         """What ``user`` (default: me) shared with others (``apolo acl ls --shared``)."""
         return run(self._permissions.shared(uri, user=user))
 
-    def roles(self, user: str | None = None) -> list[str]:
+    def roles(self, user: str | None = None) -> List[str]:
         """Roles ``user`` (default: me) holds (``apolo acl list-roles``)."""
         return run(self._permissions.roles(user))
 
