@@ -22,7 +22,7 @@ import httpx
 from .config import ApoloConfig
 from .core import AsyncApolo, ClusterInfo
 from .jobs import LOG_SEPARATOR, Job, Jobs, Volume
-from .permissions import Permission, Permissions, ShareResult
+from .permissions import Grant, Permission, Permissions, ShareResult
 from .storage import FileStatus, Storage
 from .transfer import CopyPlan, LocalPath, ProgressCallback, Transfer
 
@@ -180,6 +180,10 @@ class SyncPermissions:
     def shared(self, uri: str | None = None, *, user: str | None = None) -> List[Permission]:
         """What ``user`` (default: me) shared with others (``apolo acl ls --shared``)."""
         return run(self._permissions.shared(uri, user=user))
+
+    def access(self, uri: str) -> List[Grant]:
+        """Who I have given access to ``uri`` (``Permissions.access``)."""
+        return run(self._permissions.access(uri))
 
     def roles(self, user: str | None = None) -> List[str]:
         """Roles ``user`` (default: me) holds (``apolo acl list-roles``)."""
