@@ -78,3 +78,32 @@ def fixture_project(dest: Path) -> Path:
     assert "multi.args" not in text and "jupyter_mode: lab" in text, "the fixture's live.yml changed"
     live.write_text(text)
     return dest
+
+
+def make_bake(platform, user: str, project_id: str) -> dict:
+    """A finished bake of batch ``train`` made through the API as apolo-flow's executor does:
+    bake, attempt 1, tasks ``prepare`` (succeeded) and ``fit`` (failed), one image."""
+    http = platform.http(user)
+    graphs = {"": {"prepare": [], "fit": ["prepare"]}}
+    bake = http.post("/flow/bakes", json={"project_id": project_id, "batch": "train", "graphs": graphs, "params": {},
+                                          "name": "nightly", "tags": ["exp1"], "meta": {"git_info": None}}).json()
+    meta = {"workspace": "/w", "flow_config_id": "cfg", "project_config_id": None, "action_config_ids": {}}
+    attempt = http.post("/flow/attempts", json={"bake_id": bake["id"], "number": 1, "executor_id": None,
+                                                "result": "running", "configs_meta": meta}).json()
+    for task, status in (("prepare", "succeeded"), ("fit", "failed")):
+        created = http.post("/flow/tasks", json={
+            "attempt_id": attempt["id"], "yaml_id": task, "raw_id": "", "outputs": None, "state": None,
+            "statuses": [{"created_at": "2026-01-01T00:00:00+00:00", "status": "pending"}]})
+        assert created.status_code == 201, created.text
+        replaced = http.put("/flow/tasks/replace", json={
+            "attempt_id": attempt["id"], "yaml_id": task, "raw_id": "", "outputs": {}, "state": {},
+            "statuses": [{"created_at": "2026-01-01T00:00:00+00:00", "status": "pending"},
+                         {"created_at": "2026-01-01T00:01:00+00:00", "status": status}]})
+        assert replaced.status_code == 200, replaced.text
+    http.post("/flow/bake_images", json={"bake_id": bake["id"], "yaml_defs": ["train"], "ref": "image:model-x:v1",
+                                         "status": "built", "context_on_storage": None, "dockerfile_rel": None,
+                                         "builder_job_id": None}).raise_for_status()
+    done = http.put("/flow/attempts/replace", json={"bake_id": bake["id"], "number": 1, "executor_id": None,
+                                                    "result": "failed", "configs_meta": meta})
+    assert done.status_code == 200 and done.json()["result"] == "failed", done.text
+    return bake
