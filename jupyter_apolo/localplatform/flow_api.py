@@ -34,6 +34,7 @@ whose parent is missing is empty, not an error.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any, Callable, Iterable, Iterator
 
@@ -46,6 +47,8 @@ IMAGE_STATUSES = ("pending", "building", "built", "build_failed", "cached")
 _ID_PREFIX = {"project": "project", "live_job": "live-job", "bake": "bake", "attempt": "attempt", "task": "task",
               "config_file": "config-file", "bake_image": "bake-image", "cache_entry": "cache-entry"}
 _PAGE = 500
+# A flow id (project.yml ``id``, else the folder name): it becomes the last segment of a flow:// URI.
+_FLOW_NAME = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\Z")
 
 
 def new_id(kind: str) -> str:
@@ -322,6 +325,8 @@ class FlowHandler(BaseHandler):
     def post_projects(self) -> None:
         body = Body(self.json_body(), "flow project")
         name = body.str("name")
+        if not _FLOW_NAME.match(name) or name in (".", ".."):
+            raise _bad(f"Invalid flow project name {name!r}: use letters, digits, '_', '.' and '-' (the id in project.yml)")
         project_name = body.str("project_name", default=self.user)
         cluster = body.str("cluster", default=self.platform.cluster)
         org = body.str("org_name", required=False) or self.platform.org
@@ -331,6 +336,8 @@ class FlowHandler(BaseHandler):
         if not self.platform.tree(self.user).allows(uri, "write"):
             raise PlatformError(403, f"Not enough permissions: write on {uri} is required to create a flow project there",
                                 missing=[{"uri": uri, "action": "write"}])
+        if self.platform.project_owner(project_name) is None:
+            raise _missing(f"Project {project_name!r}")
         if self.platform.db.execute("SELECT 1 FROM flow_projects WHERE project_name = ? AND name = ?",
                                     (project_name, name)).fetchone():
             raise self.conflict("Project with such name exists")
