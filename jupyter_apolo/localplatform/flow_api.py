@@ -326,16 +326,18 @@ class FlowHandler(BaseHandler):
         body = Body(self.json_body(), "flow project")
         name = body.str("name")
         if not _FLOW_NAME.match(name) or name in (".", ".."):
-            raise _bad(f"Invalid flow project name {name!r}: use letters, digits, '_', '.' and '-' (the id in project.yml)")
+            raise _bad(f"Invalid flow project name {name!r}: use letters, digits, '_', '.' and '-' "
+                       "(the id in project.yml)")
         project_name = body.str("project_name", default=self.user)
         cluster = body.str("cluster", default=self.platform.cluster)
         org = body.str("org_name", required=False) or self.platform.org
         if cluster != self.platform.cluster or org != self.platform.org:
-            raise _bad(f"Unknown cluster/org {cluster}/{org}: this platform serves {self.platform.cluster}/{self.platform.org}")
+            raise _bad(f"Unknown cluster/org {cluster}/{org}: "
+                       f"this platform serves {self.platform.cluster}/{self.platform.org}")
         uri = f"flow://{cluster}/{org}/{project_name}"
         if not self.platform.tree(self.user).allows(uri, "write"):
-            raise PlatformError(403, f"Not enough permissions: write on {uri} is required to create a flow project there",
-                                missing=[{"uri": uri, "action": "write"}])
+            raise PlatformError(403, f"Not enough permissions: write on {uri} is required to create a flow project "
+                                "there", missing=[{"uri": uri, "action": "write"}])
         if self.platform.project_owner(project_name) is None:
             raise _missing(f"Project {project_name!r}")
         if self.platform.db.execute("SELECT 1 FROM flow_projects WHERE project_name = ? AND name = ?",
@@ -561,7 +563,8 @@ class FlowHandler(BaseHandler):
         content = body.data.get("content")
         if not isinstance(content, str):
             raise _bad("'content' of the config file must be a string")
-        config = {"id": new_id("config_file"), "bake_id": bake["id"], "filename": body.str("filename"), "content": content}
+        config = {"id": new_id("config_file"), "bake_id": bake["id"], "filename": body.str("filename"),
+                  "content": content}
         self.write_json(self.store("config_file", config, bake["project_id"], bake["id"], None), 201)
 
     def get_config_files_one(self, config_id: str) -> None:

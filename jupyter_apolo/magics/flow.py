@@ -139,7 +139,8 @@ def _ps(magics: Any, args: Any) -> FlowPs:
                   limit=magics.display_limit, empty="No live jobs.")
 
 
-@command(_FLOW, "flow bakes", "List the flow project's bakes (batch runs) with their last attempt, like `apolo-flow bakes`.")
+@command(_FLOW, "flow bakes", "List the flow project's bakes (batch runs) with their last attempt, "
+                             "like `apolo-flow bakes`.")
 @arg("--tag", action="append", default=[], metavar="TAG", help="only bakes with this tag (repeatable: all)")
 @arg("--recent-first", action="store_true", help="newest first")
 @arg("--path", help="a folder inside the flow project (default: the kernel's working directory)")
