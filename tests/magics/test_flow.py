@@ -79,9 +79,17 @@ def test_bad_input_is_one_line(shell, sample, tmp_path, capsys):
     assert "is not inside an apolo-flow project" in capsys.readouterr().err
 
 
-def test_a_flow_not_shared_is_a_permission_error(shell, platform, apolo_flow, tmp_path, capsys):
+def test_bobs_live_job_after_a_share_matches_apolo_flow(shell, platform, cli, apolo_flow, tmp_path, capsys):
     bob_dir = sample_project(tmp_path / "bob", project_name="bob")
-    apolo_flow("bob").ps(bob_dir)  # creates bob's flow project
-    shell(f"flow ps --path {bob_dir}")
-    err = capsys.readouterr().err
-    assert err.startswith("%apolo flow: ") and "Not enough permissions" in err and err.count("\n") == 1
+    alice_dir = sample_project(tmp_path / "alice", project_name="bob")
+    job_id = JOB_ID.search(apolo_flow("bob")("run", "jupyter", cwd=bob_dir).stdout).group(0)
+    try:
+        shell(f"flow ps --path {alice_dir}")
+        err = capsys.readouterr().err
+        assert err.startswith("%apolo flow: ") and "Not enough permissions" in err and err.count("\n") == 1
+        cli("bob")("share", f"flow:{seed.FLOW_ID}", "alice", "read")
+        cli("bob")("share", f"job:{job_id}", "alice", "read")
+        rows = shell(f"flow ps --path {alice_dir}").rows_as_tuples()
+        assert rows == apolo_flow("alice").ps(alice_dir) and [(r[1], r[2]) for r in rows] == [("running", job_id)]
+    finally:
+        platform.http("bob").delete(f"/jobs/{job_id}")
