@@ -1,7 +1,7 @@
 """Flow projects on the platform: ``{api}/flow/...`` as apolo-flow 26.7 reads it, and the live
 jobs of a flow project as ``apolo-flow ps`` shows them (reference §6.5).
 
-``Flow(api)`` wraps an ``AsyncApolo`` (``SyncService(Flow(api.aio))`` for blocking use)::
+``Flow(aio)`` wraps an ``AsyncApolo`` (blocking: ``Apolo(...).call(lambda aio: Flow(aio).project(...))``)::
 
     project = await flow.project("awesome_project", "awesome-team")   # FlowProject; NotFoundError
     async for live in flow.live_jobs(project.id): ...                 # LiveJob(yaml_id, multi, tags)

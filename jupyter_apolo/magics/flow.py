@@ -11,21 +11,36 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from IPython.core.error import UsageError
 
 from ..client import NotFoundError
-from ..client.flow import Flow, LiveJobSpec, id2tag
-from ..client.sync import SyncService
+from ..client.flow import Flow, FlowProject, LiveJobSpec, id2tag
 from ..notebooks.project import CONFIG_DIRS, ProjectError, find_project_root
-from .display import Table
 from .errors import CommandError
 from .parser import arg, command
 
+try:  # main moved the result tables to jupyter_apolo/display.py (drop the fallback after the merge)
+    from ..display import Table
+except ImportError:
+    from .display import Table
+
 SUBCOMMANDS: dict = {}
 _FLOW: dict = {}
+
+
+def _on_platform(magics: Any, call: Callable[[Flow], Any]) -> Any:
+    """``call(Flow(async client))`` run to completion on the client's loop; async iterators are
+    collected into lists."""
+    async def go(aio: Any) -> Any:
+        result = call(Flow(aio))
+        if hasattr(result, "__aiter__"):
+            return [item async for item in result]
+        return await result
+
+    return magics.api.call(go)
 
 
 @dataclass(frozen=True)
@@ -93,11 +108,11 @@ def local_flow(path: str | None) -> LocalFlow:
     return LocalFlow(root, live_yml, flow_id, project_name, specs)
 
 
-def _platform_project(magics: Any, local: LocalFlow, flow: Any):  # type: ignore[no-untyped-def]
+def _platform_project(magics: Any, local: LocalFlow) -> FlowProject | None:
     """The flow project on the platform, or None when no apolo-flow command created it yet;
     ``CommandError`` when ``project_name`` is not a project the user can see."""
     try:
-        return flow.project(local.flow_id, local.project_name)
+        return _on_platform(magics, lambda flow: flow.project(local.flow_id, local.project_name))
     except NotFoundError:
         projects = sorted(p["name"] for p in magics.api.cluster_info().projects)
         if local.project_name not in projects:
@@ -126,13 +141,12 @@ def _ps(magics: Any, args: Any) -> FlowPs:
             raise CommandError(f"unknown live job {args.job!r}: {local.live_yml} declares "
                                f"{', '.join(specs) or 'no jobs'}")
         specs = {args.job: specs[args.job]}
-    flow = SyncService(Flow(magics.api.aio))
-    project = _platform_project(magics, local, flow)
+    project = _platform_project(magics, local)
     if project is not None:  # what apolo-flow recorded wins (an action's tags and multi are known there)
-        for live in flow.live_jobs(project.id):
+        for live in _on_platform(magics, lambda flow: flow.live_jobs(project.id)):
             if live.yaml_id in specs:
                 specs[live.yaml_id] = LiveJobSpec(live.yaml_id, live.tags, live.multi)
-    rows = flow.ps(list(specs.values()), local.project_name)
+    rows = _on_platform(magics, lambda flow: flow.ps(list(specs.values()), local.project_name))
     columns = [("JOB", lambda r: r.label), ("STATUS", lambda r: r.status), ("RAW ID", lambda r: r.raw_id or "N/A"),
                ("WHEN", lambda r: r.when)]
     return FlowPs(rows, columns, title=f"flow {local.flow_id} in project {local.project_name}",
@@ -146,10 +160,10 @@ def _ps(magics: Any, args: Any) -> FlowPs:
 @arg("--path", help="a folder inside the flow project (default: the kernel's working directory)")
 def _bakes(magics: Any, args: Any) -> Table:
     local = local_flow(args.path)
-    flow = SyncService(Flow(magics.api.aio))
-    project = _platform_project(magics, local, flow)
-    bakes = [b for b in flow.bakes(project.id, tags=args.tag, recent_first=args.recent_first)
-             if b.last_attempt] if project else []
+    project = _platform_project(magics, local)
+    found = [] if project is None else _on_platform(
+        magics, lambda flow: flow.bakes(project.id, tags=args.tag, recent_first=args.recent_first))
+    bakes = [b for b in found if b.last_attempt]  # apolo-flow skips a bake without attempts as malformed
     columns = [("ID", lambda b: b.id), ("NAME", lambda b: b.name), ("BATCH", lambda b: b.batch),
                ("EXECUTOR", lambda b: b.last_attempt.executor_id), ("STATUS", lambda b: b.last_attempt.result),
                ("WHEN", lambda b: b.last_attempt.created_at)]
