@@ -7,7 +7,7 @@ import pytest
 
 from jupyter_apolo.localplatform import seed
 from jupyter_apolo.magics.flow import FlowPs
-from tests.support.flow import JOB_ID, ApoloFlow, make_bake, offline_actions, sample_project
+from tests.support.flow import JOB_ID, ApoloFlow, fixture_project, make_bake, offline_actions, sample_project
 
 pytestmark = pytest.mark.cli
 
@@ -45,6 +45,13 @@ def test_flow_ps_lists_what_apolo_flow_ps_lists(shell, apolo_flow, sample, live_
                                                             ("cancelled", live_jobs["cancelled"])}
     assert all(r.when is not None and r.label.startswith("jupyter ") for r in rows)
     assert "RAW ID" in repr(rows) and live_jobs["running"] in rows._repr_html_()
+
+
+def test_flow_ps_on_the_fixture_project_with_actions_matches_apolo_flow(shell, apolo_flow, live_jobs, tmp_path):
+    project = fixture_project(tmp_path / "flow-project")  # .neuro/, jobs calling GitHub actions
+    rows = shell(f"flow ps --path {project}").rows_as_tuples()
+    assert rows == apolo_flow("alice").ps(project)
+    assert ("train", "unknown", "N/A") in rows and sum(r[0].startswith("jupyter ") for r in rows) == 2
 
 
 def test_flow_ps_of_one_live_job_from_inside_the_project(shell, sample, live_jobs, monkeypatch):
