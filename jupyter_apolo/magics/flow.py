@@ -18,14 +18,10 @@ from IPython.core.error import UsageError
 
 from ..client import NotFoundError
 from ..client.flow import Flow, FlowProject, LiveJobSpec, id2tag
+from ..display import Table
 from ..notebooks.project import CONFIG_DIRS, ProjectError, find_project_root
 from .errors import CommandError
 from .parser import arg, command
-
-try:  # main moved the result tables to jupyter_apolo/display.py (drop the fallback after the merge)
-    from ..display import Table
-except ImportError:
-    from .display import Table
 
 SUBCOMMANDS: dict = {}
 _FLOW: dict = {}
