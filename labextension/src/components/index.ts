@@ -1,0 +1,4 @@
+export * from './ConnectionPanel';
+export * from './ConnectionView';
+export * from './Identity';
+export * from './Notice';
