@@ -29,12 +29,9 @@ module.exports = {
   reporters: ['default', 'jest-junit'],
   transform: {
     ...baseConfig.transform,
-    // Transpile only: `tsc -p tsconfig.test.json` type-checks the tests (jlpm lint:check), and
+    // Transpile only (isolatedModules in tsconfig.test.json): `tsc -p tsconfig.test.json` type-checks the tests (jlpm lint:check), and
     // per-file type checks make a run several times slower on this 2-core machine.
-    '^.+\\.tsx?$': [
-      'ts-jest/legacy',
-      { tsconfig: './tsconfig.test.json', isolatedModules: true }
-    ]
+    '^.+\\.tsx?$': ['ts-jest/legacy', { tsconfig: './tsconfig.test.json' }]
   },
   testRegex: 'src/.*/.*.spec.ts[x]?$',
   transformIgnorePatterns: [`/node_modules/(?!${esModules}).+`]

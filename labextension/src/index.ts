@@ -9,12 +9,12 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import {
-  CommandToolbarButton,
-  refreshIcon
-} from '@jupyterlab/ui-components';
+import { CommandToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
 
+// Both are needed at activation: the connection starts loading at once, the sidebar tab shows.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ApoloConnection } from './connection';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ApoloSidebar, SIDEBAR_ID } from './sidebar';
 import { CommandIDs, IApoloConnection, TRANSLATION_DOMAIN } from './tokens';
 

@@ -201,7 +201,9 @@ export async function* readNDJSON<T>(source: IStreamSource): AsyncGenerator<T> {
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      pending += done ? decoder.decode() : decoder.decode(value, { stream: true });
+      pending += done
+        ? decoder.decode()
+        : decoder.decode(value, { stream: true });
       const lines = pending.split('\n');
       pending = done ? '' : lines.pop()!;
       for (const line of lines) {

@@ -83,7 +83,10 @@ export class FakeServer {
 }
 
 /** Poll `check` until it returns without throwing (or fail after `timeout` ms). */
-export async function waitFor(check: () => void, timeout = 3000): Promise<void> {
+export async function waitFor(
+  check: () => void,
+  timeout = 3000
+): Promise<void> {
   const end = Date.now() + timeout;
   for (;;) {
     try {

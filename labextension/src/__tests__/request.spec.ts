@@ -24,7 +24,9 @@ async function failure(promise: Promise<unknown>): Promise<ApoloResponseError> {
 
 describe('parseErrorBody', () => {
   it('reads the extension error shape with its fix', () => {
-    expect(parseErrorBody('{"error": "no credentials", "fix": "run `apolo login`"}')).toEqual({
+    expect(
+      parseErrorBody('{"error": "no credentials", "fix": "run `apolo login`"}')
+    ).toEqual({
       error: 'no credentials',
       fix: 'run `apolo login`'
     });
@@ -119,7 +121,11 @@ describe('requestAPI', () => {
       output: ' ! [rejected] main -> main (fetch first)'
     });
     const error = await failure(
-      requestAPI('notebooks/push', { method: 'POST', json: { path: 'p' } }, settings)
+      requestAPI(
+        'notebooks/push',
+        { method: 'POST', json: { path: 'p' } },
+        settings
+      )
     );
     expect(error.status).toBe(409);
     expect(error.fix).toBeUndefined();
@@ -165,7 +171,9 @@ function streamOf(chunks: (string | Uint8Array)[]): {
 } {
   let cancelled = false;
   const encoder = new TextEncoder();
-  const queue = chunks.map(c => (typeof c === 'string' ? encoder.encode(c) : c));
+  const queue = chunks.map(c =>
+    typeof c === 'string' ? encoder.encode(c) : c
+  );
   const body = new NodeReadableStream<Uint8Array>({
     pull(controller) {
       const next = queue.shift();
@@ -179,7 +187,11 @@ function streamOf(chunks: (string | Uint8Array)[]): {
       cancelled = true;
     }
   }) as unknown as ReadableStream<Uint8Array>;
-  return { body, text: () => Promise.reject(new Error('unused')), cancelled: () => cancelled };
+  return {
+    body,
+    text: () => Promise.reject(new Error('unused')),
+    cancelled: () => cancelled
+  };
 }
 
 async function collect<T>(iterator: AsyncIterable<T>): Promise<T[]> {
@@ -193,18 +205,27 @@ async function collect<T>(iterator: AsyncIterable<T>): Promise<T[]> {
 describe('readNDJSON', () => {
   it('joins lines split across chunks, skips blank lines, keeps a last line without newline', async () => {
     const source = streamOf(['{"a":', '1}\n\n{"b"', ':2}\n{"c":3}']);
-    expect(await collect(readNDJSON(source))).toEqual([{ a: 1 }, { b: 2 }, { c: 3 }]);
+    expect(await collect(readNDJSON(source))).toEqual([
+      { a: 1 },
+      { b: 2 },
+      { c: 3 }
+    ]);
   });
 
   it('decodes a multi-byte character split between chunks', async () => {
     const bytes = new TextEncoder().encode('{"path":"données/é.ipynb"}\n');
     const cut = bytes.indexOf(0xc3) + 1; // inside the two bytes of "é"
     const source = streamOf([bytes.slice(0, cut), bytes.slice(cut)]);
-    expect(await collect(readNDJSON(source))).toEqual([{ path: 'données/é.ipynb' }]);
+    expect(await collect(readNDJSON(source))).toEqual([
+      { path: 'données/é.ipynb' }
+    ]);
   });
 
   it('names the line that is not JSON', async () => {
-    const source = streamOf(['{"ok":1}\n', 'Traceback (most recent call last)\n']);
+    const source = streamOf([
+      '{"ok":1}\n',
+      'Traceback (most recent call last)\n'
+    ]);
     await expect(collect(readNDJSON(source))).rejects.toThrow(
       /NDJSON line 2 is not JSON: Traceback/
     );
@@ -252,7 +273,11 @@ describe('requestNDJSON', () => {
   it('throws ApoloResponseError before the first line on an error status', async () => {
     server = await new FakeServer().start();
     server.json('apolo/notebooks/apply', 400, { error: 'not a flow project' });
-    const events = requestNDJSON('notebooks/apply', { method: 'POST' }, server.settings());
+    const events = requestNDJSON(
+      'notebooks/apply',
+      { method: 'POST' },
+      server.settings()
+    );
     await expect(events.next()).rejects.toThrow('not a flow project');
   });
 });

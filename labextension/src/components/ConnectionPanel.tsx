@@ -1,11 +1,21 @@
 import { TranslationBundle } from '@jupyterlab/translation';
-import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { ConnectionState, IApoloConnection } from '../tokens';
+import { IApoloConnection } from '../tokens';
 import { ConnectionView } from './ConnectionView';
+import { useConnectionState } from './useConnectionState';
 
-/** A widget showing the connection's state, re-rendered on every `stateChanged`. */
+/** The connection's state as the sidebar shows it, following every change. */
+export function LiveConnectionView(props: {
+  connection: IApoloConnection;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const state = useConnectionState(props.connection);
+  return <ConnectionView state={state} trans={props.trans} />;
+}
+
+/** A Lumino widget around `LiveConnectionView`. */
 export class ConnectionPanel extends ReactWidget {
   constructor(
     private readonly _connection: IApoloConnection,
@@ -17,17 +27,7 @@ export class ConnectionPanel extends ReactWidget {
 
   protected render(): JSX.Element {
     return (
-      <UseSignal<IApoloConnection, ConnectionState>
-        signal={this._connection.stateChanged}
-        initialArgs={this._connection.state}
-      >
-        {(_, state) => (
-          <ConnectionView
-            state={state ?? this._connection.state}
-            trans={this._trans}
-          />
-        )}
-      </UseSignal>
+      <LiveConnectionView connection={this._connection} trans={this._trans} />
     );
   }
 }

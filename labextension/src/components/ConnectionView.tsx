@@ -31,7 +31,9 @@ export function ConnectionView(props: {
 function body(state: ConnectionState, trans: TranslationBundle): JSX.Element {
   switch (state.kind) {
     case 'loading':
-      return <p className="jp-Apolo-loading">{trans.__('Connecting to Apolo…')}</p>;
+      return (
+        <p className="jp-Apolo-loading">{trans.__('Connecting to Apolo…')}</p>
+      );
     case 'connected':
       return <Identity context={state.context} trans={trans} />;
     case 'missing-extension':
