@@ -111,7 +111,11 @@ export async function requestRaw(
   const { json, query, ...init } = options;
   if (json !== undefined) {
     init.body = JSON.stringify(json);
-    init.headers = { 'Content-Type': 'application/json', ...init.headers };
+    const headers = new Headers(init.headers);
+    if (!headers.has('Content-Type')) {
+      headers.set('Content-Type', 'application/json');
+    }
+    init.headers = headers;
   }
   let response: Response;
   try {
