@@ -51,7 +51,7 @@ def test_clean_restart_fails_running_jobs(platform, cli):
 
 def test_killed_platform_recovers_and_kills_leftover_processes(platform):
     job_id, pgid = _start_sleeper(platform, "orphan")
-    port = int(platform.url.rsplit(":", 1)[1].split("/")[0])
+    port = platform.port
     platform.proc.send_signal(signal.SIGKILL)  # no shutdown hook runs: the job's group lives on
     platform.proc.wait()
     platform.proc = None

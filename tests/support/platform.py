@@ -3,6 +3,7 @@ independent users of it. Used by every test folder (no pytest-jupyter here)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -40,6 +41,10 @@ class LocalPlatform:
         return self.url[: -len("/api/v1")]
 
     @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
+
+    @property
     def storage_url(self) -> str:
         return f"{self.url}/storage"
 
@@ -64,7 +69,7 @@ class LocalPlatform:
         self.proc = None
 
     def restart(self) -> None:
-        port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        port = self.port
         self.stop()
         self.start(port)
 
@@ -134,4 +139,16 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.1, what: str = 
         if value:
             return value
         time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def async_wait_for(predicate, timeout: float = 30, interval: float = 0.05, what: str = "condition"):
+    """``wait_for`` for async tests: polls with ``asyncio.sleep``, so the loop (a Jupyter server
+    under test, say) keeps running meanwhile. ``AssertionError`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
