@@ -13,7 +13,6 @@ import pytest
 from jupyter_apolo.client import Apolo, NotFoundError, PlatformUnreachable, resolve_config
 from jupyter_apolo.client.storage import child_uri
 from jupyter_apolo.client.transfer import CHUNK
-
 from tests.support.tcp_proxy import CuttingProxy
 
 

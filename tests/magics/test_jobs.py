@@ -11,7 +11,6 @@ from tests.support.platform import wait_for
 from tests.support.signals import fallback_after, sigint_after
 
 
-
 @pytest.fixture(scope="module")
 def jobs(platform):
     """Alice's jobs: a running sleeper (name, tags) and a finished one that printed a line."""

@@ -9,7 +9,6 @@ import os
 from jupyter_apolo.client import AsyncApolo, resolve_config
 from jupyter_apolo.client.sync import run
 from jupyter_apolo.notebooks.remote import StorageFolder
-
 from tests.support.tcp_proxy import CuttingProxy
 
 

@@ -81,12 +81,23 @@ async def test_hop_by_hop_and_cookie_headers_are_stripped(fetch, upstream):
         assert name not in seen, name
 
 
-async def test_client_disconnect_cancels_the_upstream_download(http_server_client, jp_http_port, jp_base_url, jp_auth_header, upstream):
-    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
-    writer.write((f"GET {jp_base_url}apolo/storage/local/alice/endless?op=OPEN HTTP/1.1\r\n"
-                  f"Host: 127.0.0.1:{jp_http_port}\r\nAuthorization: {jp_auth_header['Authorization']}\r\n\r\n").encode())
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
+@pytest.fixture
+def browser_download(http_server_client, jp_http_port, jp_base_url, jp_auth_header):
+    """``await browser_download(name)`` -> ``(reader, writer, head)``: the proxied download of alice's
+    storage file ``name`` on a raw connection, which the test reads and drops as a browser would."""
+
+    async def go(name: str):
+        reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+        writer.write((f"GET {jp_base_url}apolo/storage/local/alice/{name}?op=OPEN HTTP/1.1\r\n"
+                      f"Host: 127.0.0.1:{jp_http_port}\r\nAuthorization: {jp_auth_header['Authorization']}\r\n\r\n").encode())
+        await writer.drain()
+        return reader, writer, await reader.readuntil(b"\r\n\r\n")
+
+    return go
+
+
+async def test_client_disconnect_cancels_the_upstream_download(browser_download, upstream):
+    reader, writer, head = await browser_download("endless")
     assert head.startswith(b"HTTP/1.1 200"), head
     got = 0
     while got < 1 << 20:  # read 1 MiB of the endless body, then hang up
@@ -97,14 +108,10 @@ async def test_client_disconnect_cancels_the_upstream_download(http_server_clien
     assert [r["path"] for r in upstream.rec.requests].count("/api/v1/storage/local/alice/endless") == 1  # no retry
 
 
-async def test_a_download_that_stalls_is_cut_not_left_hanging(http_server_client, jp_http_port, jp_base_url, jp_auth_header, upstream):
+async def test_a_download_that_stalls_is_cut_not_left_hanging(browser_download, upstream):
     # request_timeout is 0.5 s: the browser must see the connection close, never a clean end
-    reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
-    writer.write((f"GET {jp_base_url}apolo/storage/local/alice/stall?op=OPEN HTTP/1.1\r\n"
-                  f"Host: 127.0.0.1:{jp_http_port}\r\nAuthorization: {jp_auth_header['Authorization']}\r\n\r\n").encode())
-    await writer.drain()
     start = asyncio.get_running_loop().time()
-    head = await reader.readuntil(b"\r\n\r\n")
+    reader, writer, head = await browser_download("stall")
     assert head.startswith(b"HTTP/1.1 200") and b"Content-Length: 1048576" in head, head
     body = await asyncio.wait_for(reader.read(), 10)  # until the proxy closes the connection
     assert body == b"s" * 65536

@@ -9,8 +9,10 @@ import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -99,6 +101,19 @@ class LocalPlatform:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
 
+@contextmanager
+def running_platform(root: Path, users: tuple[str, ...] = ("alice", "bob")) -> Iterator[LocalPlatform]:
+    """A started ``LocalPlatform`` on ``root`` (a new dir) with ``users`` created, each with a
+    personal project; stopped on exit."""
+    lp = LocalPlatform(root).start()
+    try:
+        for user in users:
+            lp.token(user)
+        yield lp
+    finally:
+        lp.stop()
+
+
 class ApoloCLI:
     """The official ``apolo`` CLI logged in as one user, with its own ``APOLO_CONFIG``."""
 
@@ -131,24 +146,34 @@ def strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", text)
 
 
-def wait_for(predicate, timeout: float = 30, interval: float = 0.1, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value; ``AssertionError`` after ``timeout`` s."""
+def process_group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` (a platform job's processes) still exists."""
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _polls(timeout: float, what: str) -> Iterator[None]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
-        if value:
+        yield
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.1, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value (returned); ``AssertionError`` after ``timeout`` s."""
+    for _ in _polls(timeout, what):
+        if value := predicate():
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 async def async_wait_for(predicate, timeout: float = 30, interval: float = 0.05, what: str = "condition"):
     """``wait_for`` for async tests: polls with ``asyncio.sleep``, so the loop (a Jupyter server
-    under test, say) keeps running meanwhile. ``AssertionError`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
+    under test, say) keeps running meanwhile."""
+    for _ in _polls(timeout, what):
+        if value := predicate():
             return value
         await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
