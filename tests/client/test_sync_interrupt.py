@@ -51,8 +51,6 @@ print("exiting", flush=True)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: iterate() closes its stream at interpreter exit by waiting, "
-                   "with no bound, on the background loop thread, which is frozen by then")
 def test_an_iterator_left_open_does_not_hang_interpreter_exit():
     # e.g. a kernel shut down while a cell still held `api.jobs.logs(...)`, or a failed test's frame
     child = subprocess.Popen([sys.executable, "-c", OPEN_AT_EXIT], stdout=subprocess.PIPE, text=True)
