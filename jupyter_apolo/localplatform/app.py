@@ -37,8 +37,10 @@ def _log_request(handler: web.RequestHandler) -> None:
     # Never log headers (the bearer token lives there); path and status only.
     status = handler.get_status()
     level = logging.INFO if status < 400 else logging.WARNING
-    log.log(level, "%d %s %s %.1fms", status, handler.request.method, handler.request.path,
-            1000.0 * handler.request.request_time())
+    path = handler.request.path
+    if len(path) > 300:  # a hostile 60 KiB path is one short line
+        path = f"{path[:300]}... ({len(path)} chars)"
+    log.log(level, "%d %s %s %.1fms", status, handler.request.method, path, 1000.0 * handler.request.request_time())
 
 
 class RunningPlatform:

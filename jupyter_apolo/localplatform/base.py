@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from typing import Any, Awaitable
 
 from tornado import httputil, web
@@ -26,6 +27,7 @@ MAX_JSON_BODY = 1024 * 1024  # bytes: aiohttp's default client_max_size, which t
 MAX_DROPPED_BODY = 64 * 1024 * 1024  # bytes of an oversized body read and dropped to answer 413 in turn
 MAX_JSON_DEPTH = 64  # nested arrays/objects in a request body
 _INT64 = 2**63
+_DIGITS = re.compile(r"[0-9]{1,30}")
 
 
 class BaseHandler(web.RequestHandler):
@@ -178,8 +180,9 @@ class LimitedBody(httputil.HTTPMessageDelegate):
 
     Beyond it, the rest is read and dropped (up to ``MAX_DROPPED_BODY``, so the client gets
     its answer on a healthy connection) and ``request.oversized_body`` tells the handler to
-    answer 413. A body announced larger than that is answered at once, and tornado then
-    closes the connection rather than read it.
+    answer 413. A body announced larger than that, or over the limit by a client waiting for
+    ``100 Continue``, is answered at once, and tornado then closes the connection rather than
+    read it.
     """
 
     def __init__(self, inner: httputil.HTTPMessageDelegate, request: httputil.HTTPServerRequest, limit: int):
@@ -190,9 +193,11 @@ class LimitedBody(httputil.HTTPMessageDelegate):
     def headers_received(self, start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
                          headers: httputil.HTTPHeaders) -> Awaitable[None] | None:
         length = headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > MAX_DROPPED_BODY:
-            self.request.oversized_body = int(length)  # type: ignore[attr-defined]
-            self.request.connection.set_max_body_size(int(length))  # type: ignore[union-attr]
+        announced = int(length) if _DIGITS.fullmatch(length) else 0  # anything else: tornado answers 400
+        waits = headers.get("Expect", "").lower() == "100-continue"  # the client sends nothing until told to
+        if announced > MAX_DROPPED_BODY or (waits and announced > self.limit):
+            self.request.oversized_body = announced  # type: ignore[attr-defined]
+            self.request.connection.set_max_body_size(announced)  # type: ignore[union-attr]
             self.answered = True
             result = self.inner.headers_received(start_line, headers)
             self.inner.finish()

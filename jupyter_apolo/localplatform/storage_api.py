@@ -245,7 +245,9 @@ class StorageHandler(BaseHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         for name, value in getattr(exc, "headers", {}).items():
             self.set_header(name, value)
-        if self.close_after_error:
+        if self.close_after_error or status_code == 405:
+            # 405 (a method not in SUPPORTED_METHODS) is raised before prepare, so before the body
+            # is read: tornado then drops the connection, which the client must not reuse.
             self.set_header("Connection", "close")
         super().write_error(status_code, **kwargs)
 

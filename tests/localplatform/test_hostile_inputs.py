@@ -187,6 +187,7 @@ SEGMENTS = ["%00", "a%00b", LONG, "%FF%FE", "%ff", "..", "%2e%2e", "%2F", "x:y",
             "a%0Ab", "alice:roles:" + LONG, "::", "alice:roles:%FF"]
 VALUES = [None, True, 1, -1, 10**30, 1e308, [], {}, "", "\x00", LONG, "storage://", "nope", "role://" + LONG,
           "storage://default/local/alice/\x00", "\udcff", "job://default/local/alice/%FF"]
+UNRUNNABLE = {**JOB, "project_name": "bob"}  # alice cannot run jobs there: a body passing every check is 403
 JOB_FIELDS = ["preset_name", "image", "command", "entrypoint", "working_dir", "name", "tags", "env", "volumes",
               "http", "schedule_timeout", "max_run_time_minutes", "resources", "container", "cluster_name",
               "org_name", "project_name", "description", "restart_policy", "priority", "pass_config", "tty"]
@@ -219,6 +220,11 @@ def url_cases() -> list[tuple[str, str, bytes | None]]:
         cases += [("GET", f"/jobs?{key}={s}", None) for key in
                   ("status", "name", "owner", "tag", "since", "until", "cluster_name", "project_name", "reverse",
                    "limit", "being_dropped", "materialized")]
+        cases += [(method, f"/storage/local/alice/f.txt?{key}={s}", None) for key in ("op", "destination")
+                  for method in ("GET", "POST", "DELETE")]
+    cases += [(method, path, None) for method in ("OPTIONS", "PROPFIND", "TRACE")
+              for path in ("/config", "/jobs", "/users/alice", "/storage/local/alice", "/monitoring/capacity", "/x")]
+    cases += [("GET", f"/jobs?limit={n}", None) for n in ("9" * 30, "0", "-1")]
     return cases
 
 
@@ -235,18 +241,17 @@ def body_cases() -> list[tuple[str, str, bytes | None]]:
                   ("POST", "/users/alice/permissions/check", _json([{"uri": v, "action": "read"}])),
                   ("POST", "/users/alice/permissions/check",
                    _json([{"uri": "storage://default/local/alice", "action": v}])),
-                  ("POST", "/jobs?from_preset", _json({**JOB, "volumes": [v]})),
-                  ("POST", "/jobs?from_preset", _json({**JOB, "volumes": [{"src_storage_uri": v, "dst_path": "/d"}]})),
-                  ("POST", "/jobs?from_preset", _json({**JOB, "http": {"port": 80, "health_check_path": v}})),
-                  ("POST", "/jobs?from_preset", _json({**JOB, "env": {"A": v}})),
+                  ("POST", "/jobs?from_preset", _json({**UNRUNNABLE, "volumes": [v]})),
+                  ("POST", "/jobs?from_preset", _json({**UNRUNNABLE, "volumes": [{"src_storage_uri": v, "dst_path": "/d"}]})),
+                  ("POST", "/jobs?from_preset", _json({**UNRUNNABLE, "http": {"port": 80, "health_check_path": v}})),
+                  ("POST", "/jobs?from_preset", _json({**UNRUNNABLE, "env": {"A": v}})),
                   ("POST", "/jobs", _json({"container": {"image": "x", "command": "true",
                                                          "resources": {"cpu": v, "memory_mb": v}}})),
                   ("POST", "/jobs", _json({"container": {"image": "x", "command": "true",
                                                          "resources": {"cpu": 1, "memory": v}}})),
                   ("PUT", "/jobs/x/max_run_time_minutes", _json({"additional_max_run_time_minutes": v}))]
-        # one field of a valid job at a time (wrong types: what is accepted only runs `true`)
-        cases += [("POST", "/jobs?from_preset", _json({**JOB, key: v})) for key in JOB_FIELDS
-                  if not (key in ("description", "tty", "pass_config") or v in (None, "") or v is True)]
+        # one field of a valid job at a time, wrong types and hostile values
+        cases += [("POST", "/jobs?from_preset", _json({**UNRUNNABLE, key: v})) for key in JOB_FIELDS]
     for raw in (b"\xff\xfe", b"1" * 5000, b"\x00", b'"\\ud800"', b"{", b"[1,]"):
         cases += [("POST", "/users/bob/permissions", raw), ("POST", "/jobs?from_preset", raw)]
     return cases
