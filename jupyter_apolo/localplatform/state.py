@@ -66,7 +66,7 @@ CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs (name);
 # Every table ``effective_grants`` reads bumps ``acl_version`` on any change, from any process
 # (the CLI's ``token``/``add-project-user`` write while the platform serves): the cached
 # permission trees are valid while it stays the same.
-ACL_TABLES = ("principals", "members", "permissions")
+ACL_TABLES = ("principals", "projects", "members", "permissions")
 ACL_VERSION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS acl_version (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL);
 INSERT OR IGNORE INTO acl_version (id, n) VALUES (0, 0);
@@ -429,7 +429,7 @@ def make_private(root: str | os.PathLike[str]) -> int:
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     top = True
     for _, _, files, dir_fd in os.fwalk(root, follow_symlinks=False):
-        changed += _private(dir_fd, PRIVATE_DIR)
+        changed += _private(dir_fd)
         for name in files:
             if top and name.startswith(DB_NAME):
                 changed += _private_by_name(name, dir_fd)
@@ -439,7 +439,7 @@ def make_private(root: str | os.PathLike[str]) -> int:
             except OSError:  # a symlink (ELOOP), gone, or unreadable to its owner
                 continue
             try:
-                changed += _private(fd, PRIVATE_FILE | 0o100)
+                changed += _private(fd)
             finally:
                 os.close(fd)
         top = False
@@ -448,17 +448,16 @@ def make_private(root: str | os.PathLike[str]) -> int:
 
 def _private_by_name(name: str, dir_fd: int) -> int:
     st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    mode = stat.S_IMODE(st.st_mode)
-    if stat.S_ISREG(st.st_mode) and mode & 0o077:
-        os.chmod(name, mode & 0o700, dir_fd=dir_fd)
+    if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
+        os.chmod(name, stat.S_IMODE(st.st_mode) & 0o700, dir_fd=dir_fd)
         return 1
     return 0
 
 
-def _private(fd: int, allowed: int) -> int:
-    mode = stat.S_IMODE(os.fstat(fd).st_mode)
-    if mode & ~allowed & 0o777:
-        os.fchmod(fd, mode & allowed)
+def _private(fd: int) -> int:
+    mode = os.fstat(fd).st_mode
+    if mode & 0o077:
+        os.fchmod(fd, stat.S_IMODE(mode) & 0o700)  # the owner's bits kept, group and other dropped
         return 1
     return 0
 

@@ -253,7 +253,7 @@ class StorageHandler(BaseHandler):
 
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
         if isinstance(value, OSError):  # an answer (400 + errno), not a fault
-            log.info("storage %s %s: %s", self.op, display(self.segments), value)
+            log.info("storage %s %s: %s", self.op, display(self.segments)[:300], value)
             return
         super().log_exception(typ, value, tb)
 
