@@ -104,9 +104,7 @@ class Job:
         )
 
 
-def _iso(value: datetime | str | None) -> str | None:
-    if value is None:
-        return None
+def _iso(value: datetime | str) -> str:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
@@ -173,12 +171,12 @@ class Jobs:
             params.append(("since", _iso(since)))
         if until is not None:
             params.append(("until", _iso(until)))
-        params.append(("cluster_name", cfg.cluster))
+        params.append(("cluster_name", cfg.cluster or ""))  # set once the client is open
         params += [("being_dropped", "False"), ("logs_removed", "False")]
         if cfg.org:
             params.append(("org_name", cfg.org))
         if not all_projects:
-            params += [("project_name", p) for p in (projects if projects is not None else [cfg.project])]
+            params += [("project_name", p) for p in (projects if projects is not None else [cfg.project or ""])]
         if reverse:
             params.append(("reverse", "1"))
         if limit is not None:
@@ -299,8 +297,8 @@ class Jobs:
         """
         job_id = await self.resolve(job)
         mon = (await self._api.cluster_info()).monitoring_url
-        query = {"since": _iso(since), "timestamps": "true" if timestamps else None, "separator": separator}
-        params = {k: v for k, v in query.items() if v}
+        query = {"since": _iso(since) if since is not None else None, "timestamps": "true" if timestamps else None, "separator": separator}
+        params = {k: v for k, v in query.items() if v is not None and v}
         base = f"{mon}/{quote(job_id, safe='')}"
         if via == "websocket":
             try:

@@ -22,7 +22,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Awaitable, BinaryIO, Callable, Literal, Union
+from typing import TYPE_CHECKING, Awaitable, BinaryIO, Callable, Literal, Union
 
 from .core import backoff
 from .errors import ApoloError, IllegalArgumentError, InvalidInput, NotFoundError, PlatformUnreachable
@@ -124,7 +124,8 @@ class Transfer:
 
     # -- planning -------------------------------------------------------------------------------
 
-    async def resolve_copy(self, src: Any, dst: Any, *, overwrite: bool = False, into_dir: bool = True) -> CopyPlan:
+    async def resolve_copy(self, src: LocalPath, dst: LocalPath, *, overwrite: bool = False,
+                           into_dir: bool = True) -> CopyPlan:
         """Check a copy between storage and local disk and say what it will do (``apolo cp``'s rules).
 
         Exactly one of ``src``/``dst`` is a storage URI (a ``str`` starting ``storage:``, any of the
@@ -142,8 +143,8 @@ class Transfer:
         if src_remote == dst_remote:
             raise InvalidInput("copy between storage and local paths: one side storage:..., the other a local path")
         if src_remote:
-            return await self._plan_download(src, Path(dst), overwrite, into_dir)
-        return await self._plan_upload(Path(src), dst, overwrite, into_dir)
+            return await self._plan_download(str(src), Path(dst), overwrite, into_dir)
+        return await self._plan_upload(Path(src), str(dst), overwrite, into_dir)
 
     async def _plan_download(self, src: str, dst: Path, overwrite: bool, into_dir: bool) -> CopyPlan:
         st = await self._api.storage.stat(src)
@@ -412,7 +413,7 @@ def _child_uri(uri: str, rel: str) -> str:
     return uri
 
 
-def _is_storage(location: Any) -> bool:
+def _is_storage(location: LocalPath) -> bool:
     return isinstance(location, str) and location.startswith("storage:")
 
 

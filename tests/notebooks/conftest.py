@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -16,13 +15,22 @@ from typing import Callable, Iterator
 import httpx
 import pytest
 
-from jupyter_apolo.client import Apolo, resolve_config
+from jupyter_apolo.client import Apolo, NotFoundError, resolve_config
 from jupyter_apolo.notebooks import workflow
 from jupyter_apolo.notebooks.sync import PULL
+from tests.support.net import free_port
 from tests.support.platform import wait_for
 
 TEAM = "awesome-team"
 NOTEBOOKS_URI = "storage:/awesome-team/awesome_project/notebooks"
+
+
+def clear_notebooks(api: Apolo) -> None:
+    """Remove the team project's notebooks folder (``NOTEBOOKS_URI``) from storage, if there is one."""
+    try:
+        api.storage.rm(NOTEBOOKS_URI, recursive=True)
+    except NotFoundError:
+        pass
 
 
 def git(repo: Path, *args: str) -> str:
@@ -38,12 +46,6 @@ def make_checkout(dest: Path, flow_project: Path) -> Path:
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "Project from the template")
     return dest
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -10,8 +10,7 @@ import httpx
 import nbformat
 import pytest
 
-from jupyter_apolo.client.errors import NotFoundError
-from tests.notebooks.conftest import NOTEBOOKS_URI, git, jupyter_server, make_checkout
+from tests.notebooks.conftest import NOTEBOOKS_URI, clear_notebooks, git, jupyter_server, make_checkout
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -27,10 +26,7 @@ def lab(platform, team, tmp_path_factory):
 def project(lab, session, shared_fixtures, tmp_path):
     client, root = lab
     api = session("alice").api
-    try:
-        api.storage.rm(NOTEBOOKS_URI, recursive=True)
-    except NotFoundError:
-        pass
+    clear_notebooks(api)
     api.storage.mkdir(NOTEBOOKS_URI, parents=True)
     api.transfer.upload_file(shared_fixtures / "notebooks/jupyter-docs/Running Code.ipynb", f"{NOTEBOOKS_URI}/Running Code.ipynb")
     time.sleep(1.1)
