@@ -288,44 +288,57 @@ class ConfinedDir:
 
     def scan(self, skip_dir: Callable[[str], bool] = lambda rel: False,
              skip_file: Callable[[str], bool] = lambda rel: False) -> Scan:
-        """Walk the tree below the root without following links (see :class:`Scan`); ``skip_dir(rel)`` prunes a
-        folder (listed in ``pruned``), ``skip_file(rel)`` leaves a file out. An absent root gives an empty scan."""
+        """The whole tree below the root as a :class:`Scan` (see :meth:`walk`; ``skip_dir`` folders are listed
+        in ``pruned``, ``skip_file`` files left out). An absent root gives an empty scan."""
         found = Scan()
+        lists = {"file": None, "dir": found.dirs, "symlink": found.symlinks, "special": found.special,
+                 "pruned": found.pruned}
+        for kind, rel, st_ in self.walk(skip_dir, skip_file):
+            if kind == "file":
+                found.files[rel] = st_  # type: ignore[assignment]
+            else:
+                lists[kind].append(rel)  # type: ignore[union-attr]
+        return found
+
+    def walk(self, skip_dir: Callable[[str], bool] = lambda rel: False,
+             skip_file: Callable[[str], bool] = lambda rel: False) -> Iterator[tuple[str, str, os.stat_result]]:
+        """Walk the tree below the root lazily, never following a link, in name order with each folder before
+        its contents: ``(kind, rel, lstat)`` with kind ``file`` (regular), ``dir``, ``symlink`` (to anything,
+        never entered), ``special`` (FIFO, socket, device) or ``pruned`` (a folder ``skip_dir(rel)`` left out).
+        Files ``skip_file(rel)`` are left out. Nothing is yielded for an absent root."""
         try:
             root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
         except (FileNotFoundError, NotADirectoryError):
-            return found
-        self._scan(root_fd, "", found, skip_dir, skip_file)
-        return found
+            return
+        yield from self._walk(root_fd, "", skip_dir, skip_file)
 
-    def _scan(self, fd: int, prefix: str, found: Scan, skip_dir: Callable[[str], bool],
-              skip_file: Callable[[str], bool]) -> None:
+    def _walk(self, fd: int, prefix: str, skip_dir: Callable[[str], bool],
+              skip_file: Callable[[str], bool]) -> Iterator[tuple[str, str, os.stat_result]]:
         try:
             with os.scandir(fd) as entries:
-                listed = sorted(entries, key=lambda e: e.name)
-            for entry in listed:
-                rel = prefix + entry.name
-                st = entry.stat(follow_symlinks=False)
-                if stat.S_ISLNK(st.st_mode):
-                    found.symlinks.append(rel)
-                elif stat.S_ISDIR(st.st_mode):
+                listed = sorted(((e.name, e.stat(follow_symlinks=False)) for e in entries), key=lambda e: e[0])
+            for name, st_ in listed:
+                rel = prefix + name
+                if stat.S_ISLNK(st_.st_mode):
+                    yield "symlink", rel, st_
+                elif stat.S_ISDIR(st_.st_mode):
                     if skip_dir(rel):
-                        found.pruned.append(rel)
+                        yield "pruned", rel, st_
                         continue
                     try:
-                        child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+                        child = os.open(name, _DIR_FLAGS, dir_fd=fd)
                     except OSError as exc:  # replaced by a link since the listing: report it, never follow
                         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                            found.symlinks.append(rel)
+                            yield "symlink", rel, st_
                             continue
                         raise
-                    found.dirs.append(rel)
-                    self._scan(child, rel + "/", found, skip_dir, skip_file)
-                elif stat.S_ISREG(st.st_mode):
+                    yield "dir", rel, st_
+                    yield from self._walk(child, rel + "/", skip_dir, skip_file)
+                elif stat.S_ISREG(st_.st_mode):
                     if not skip_file(rel):
-                        found.files[rel] = st
+                        yield "file", rel, st_
                 else:
-                    found.special.append(rel)
+                    yield "special", rel, st_
         finally:
             os.close(fd)
 

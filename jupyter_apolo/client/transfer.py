@@ -385,17 +385,17 @@ class Transfer:
         tree = ConfinedDir(root)
 
         async def walk() -> None:
-            # symlinks and special files below the root are reported, never followed or uploaded (localfs)
-            scan = await asyncio.to_thread(tree.scan)
-            for rel in scan.symlinks:
-                tracker.skip(rel, "a symbolic link: not followed, its target is not uploaded")
-            for rel in scan.special:
-                tracker.skip(rel, "not a regular file (FIFO, socket or device): not uploaded")
+            # inline, like the scandir it replaces; symlinks and special files are reported, never followed or sent
             await storage.mkdir(dst_uri, parents=True)
-            for folder in scan.dirs:
-                await storage.mkdir(_child_uri(dst_uri, folder), parents=True)
-            for rel in sorted(scan.files):
-                await queue.put((rel,))
+            for kind, rel, _ in tree.walk():
+                if kind == "dir":
+                    await storage.mkdir(_child_uri(dst_uri, rel), parents=True)
+                elif kind == "file":
+                    await queue.put((rel,))
+                elif kind == "symlink":
+                    tracker.skip(rel, "a symbolic link: not followed, its target is not uploaded")
+                else:
+                    tracker.skip(rel, "not a regular file (FIFO, socket or device): not uploaded")
 
         async def job(rel: str) -> None:
             await self._upload(root / rel, _child_uri(dst_uri, rel), tracker, opened=tree.open_read(rel))

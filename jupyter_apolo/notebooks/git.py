@@ -17,6 +17,8 @@ from typing import Iterable, Sequence
 import nbformat
 
 from ..client.errors import InvalidInput
+from ..client.localfs import ConfinedDir
+from .project import ProjectError, find_project_root
 
 
 class GitError(RuntimeError):
@@ -296,8 +298,6 @@ _REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY
 
 def _project_root(start: Path) -> Path:
     """The flow project root at or above ``start`` (where the repository search begins), else ``start``."""
-    from .project import ProjectError, find_project_root
-
     try:
         return find_project_root(start)
     except ProjectError:
@@ -315,8 +315,6 @@ def _repository_root(start: Path) -> Path | None:
 def _nested_repositories(root: Path, rel: str) -> list[str]:
     """Control folders/files (``.git``, ``.hg``... see localfs) at or below ``rel`` in the work tree, which would
     make git stage an embedded repository and run its config; relative POSIX paths."""
-    from ..client.localfs import ConfinedDir
-
     target = root / rel
     if rel in ("", ".") or not target.is_dir() or target.is_symlink():
         if rel in ("", "."):
@@ -332,7 +330,7 @@ def _nested_repositories(root: Path, rel: str) -> list[str]:
             if not (prefix == "" and sub == name):  # the repository's own .git at its root
                 found.append(prefix + sub)
             return True
-        return name in ("node_modules",)
+        return False
 
     scan = ConfinedDir(target).scan(control_dir, lambda sub: sub.rsplit("/", 1)[-1] != ".git")
     found += [prefix + f for f in scan.files if prefix or f != ".git"]  # a `.git` file (gitdir: ...) also makes a nested repository
