@@ -393,7 +393,8 @@ class PendingFile:
         if current is not None and not stat.S_ISREG(current.st_mode):
             if stat.S_ISDIR(current.st_mode):
                 raise IsADirectoryError(errno.EISDIR, "Is a directory", self._rel(name))
-            raise SymlinkRefused(self._rel(name), "a symbolic link" if stat.S_ISLNK(current.st_mode) else "a special file")
+            what = "a symbolic link" if stat.S_ISLNK(current.st_mode) else "a special file"
+            raise SymlinkRefused(self._rel(name), what)
         if expect is None:
             if current is not None:
                 return None

@@ -105,7 +105,8 @@ def normalize_uri(text: str, scope: ScopeLike, *, allowed_schemes: Iterable[str]
 
 
 def split_uri(uri: str) -> tuple[str, str, str]:
-    """``(scheme, host, decoded_path)`` of a canonical URI (``storage://c/o/p/a%20b`` -> ``("storage", "c", "/o/p/a b")``).
+    """``(scheme, host, decoded_path)`` of a canonical URI
+    (``storage://c/o/p/a%20b`` -> ``("storage", "c", "/o/p/a b")``).
     Bytes that are not UTF-8 decode to surrogate escapes (``%FF`` -> ``\udcff``), as ``os.fsdecode`` gives them, so
     a name a teammate wrote with such bytes stays that name (never becomes U+FFFD, i.e. another file)."""
     scheme, _, rest = uri.partition("://")

@@ -269,7 +269,7 @@ def _notebook(data: bytes, where: str) -> nbformat.NotebookNode:
     except (ValueError, UnicodeDecodeError, nbformat.ValidationError, KeyError, TypeError, AttributeError) as exc:
         problem = getattr(exc, "message", None) or str(exc)
         problem = problem.splitlines()[0][:200] if problem else type(exc).__name__
-    if problem:
+    if problem or nb is None:
         raise InvalidInput(f"{where} is not a valid notebook ({problem}): fix or restore the file, then diff again")
     return nb
 
@@ -333,7 +333,8 @@ def _nested_repositories(root: Path, rel: str) -> list[str]:
         return False
 
     scan = ConfinedDir(target).scan(control_dir, lambda sub: sub.rsplit("/", 1)[-1] != ".git")
-    found += [prefix + f for f in scan.files if prefix or f != ".git"]  # a `.git` file (gitdir: ...) also makes a nested repository
+    # a `.git` file (gitdir: ...) also makes a nested repository
+    found += [prefix + f for f in scan.files if prefix or f != ".git"]
     return sorted(found)
 
 

@@ -12,6 +12,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
 VERSION = 1
 
@@ -37,7 +38,7 @@ class Manifest:
         self.path, self.remote = Path(path), remote
         self.journal = self.path.with_suffix(".journal")
         self.entries: dict[str, Entry] = {}
-        self._journal_file = None
+        self._journal_file: TextIO | None = None
 
     @classmethod
     def load(cls, path: Path, remote: str) -> "Manifest":

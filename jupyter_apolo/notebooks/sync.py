@@ -36,8 +36,15 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Protocol
 
 from ..client.errors import IllegalArgumentError, InvalidInput
-from ..client.localfs import (ConfinedDir, PendingFile, SymlinkRefused, display_name, is_control_name, path_problem,
-                              same_file_state)
+from ..client.localfs import (
+    ConfinedDir,
+    PendingFile,
+    SymlinkRefused,
+    display_name,
+    is_control_name,
+    path_problem,
+    same_file_state,
+)
 from .ignore import FileFilter
 from .manifest import Entry, Manifest
 

@@ -122,8 +122,9 @@ class ApoloHandler(APIHandler):
         parts = PurePosixPath(rel.strip("/")).parts
         long_name = next((p for p in parts if len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES), None)
         if long_name is not None:
-            raise JSONError(400, f"Invalid workspace path {rel[:80]!r}: the name {long_name[:40]!r}... is too long "
-                                 f"({len(long_name.encode('utf-8', 'surrogatepass'))} bytes; at most {MAX_NAME_BYTES}).")
+            size = len(long_name.encode("utf-8", "surrogatepass"))
+            raise JSONError(400, f"Invalid workspace path {rel[:80]!r}: the name {long_name[:40]!r}... is too "
+                                 f"long ({size} bytes; at most {MAX_NAME_BYTES}).")
         if ".." in parts:
             raise JSONError(400, f"Invalid workspace path {rel!r}: '..' is not allowed; give a path inside the workspace.")
         root = self.workspace_root

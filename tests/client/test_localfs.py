@@ -7,8 +7,14 @@ import os
 
 import pytest
 
-from jupyter_apolo.client.localfs import (ConfinedDir, SymlinkRefused, display_name, is_control_name, open_regular,
-                                          path_problem)
+from jupyter_apolo.client.localfs import (
+    ConfinedDir,
+    SymlinkRefused,
+    display_name,
+    is_control_name,
+    open_regular,
+    path_problem,
+)
 
 
 @pytest.fixture

@@ -136,3 +136,19 @@ def session(platform, team):
     yield get
     for s in cache.values():
         s.close()
+
+
+@pytest.fixture
+def shell(platform, team, monkeypatch):
+    """``shell("notebooks status")`` -> what ``%apolo notebooks status`` returns in a real IPython shell signed in
+    to the module's platform as alice."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "jupyter_apolo")
+    ip.run_line_magic("config", f"ApoloMagics.url = {platform.url!r}")
+    ip.run_line_magic("config", f"ApoloMagics.token = {platform.token('alice')!r}")
+    ip.run_line_magic("config", "ApoloMagics.progress = False")
+    yield lambda line: ip.run_line_magic("apolo", line)
+    ip.run_line_magic("config", "ApoloMagics.token = ''")
+    ip.run_line_magic("config", "ApoloMagics.url = ''")

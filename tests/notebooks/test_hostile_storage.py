@@ -10,7 +10,6 @@ import os
 import resource
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -81,7 +80,8 @@ def plant_git(folder: Path, marker: Path) -> None:
     (folder / ".git/objects/info").mkdir(parents=True)
     (folder / ".git/refs/heads").mkdir(parents=True)
     (folder / ".git/HEAD").write_text("ref: refs/heads/main\n")
-    (folder / ".git/config").write_text(f'[core]\n\trepositoryformatversion = 0\n\tfsmonitor = "touch {marker}; false"\n')
+    (folder / ".git/config").write_text(
+        f'[core]\n\trepositoryformatversion = 0\n\tfsmonitor = "touch {marker}; false"\n')
     (folder / ".git/objects/info/packs").write_text("")
     (folder / ".git/refs/heads/.keep").write_text("")
 
@@ -151,7 +151,8 @@ def test_git_never_uses_a_repository_planted_below_the_project(lab, shared_fixtu
     checkout = new_checkout(root, shared_fixtures, f"planted-{tmp_path.name}")
     marker = tmp_path / "fsmonitor-ran"
     plant_git(checkout / "notebooks", marker)
-    (checkout / "notebooks/demo.ipynb").write_text((checkout / "notebooks/demo.ipynb").read_text().replace("}", "} ", 1))
+    demo = checkout / "notebooks/demo.ipynb"
+    demo.write_text(demo.read_text().replace("}", "} ", 1))
 
     status = client.get("apolo/notebooks/status", params={"path": f"{checkout.name}/notebooks"})
     assert status.status_code == 200, status.text
@@ -198,7 +199,8 @@ def test_a_symlinked_notebook_is_never_pushed(lab, teammate, shared_fixtures, tm
     reviewed = plan(client, f"{checkout.name}/notebooks", "push")
     assert [(c["path"], c["action"]) for c in reviewed["changes"]] == [("demo.ipynb", "upload")]
     assert {s["path"] for s in reviewed["skipped"] if s["side"] == "local"} == {"leak.ipynb", "linked", "alias.ipynb"}
-    outcome = ends_with_one_outcome(apply(client, {"path": checkout.name, "direction": "push", "plan": reviewed.get("id")}))
+    body = {"path": checkout.name, "direction": "push", "plan": reviewed.get("id")}
+    outcome = ends_with_one_outcome(apply(client, body))
     assert outcome["uploaded"] == ["demo.ipynb"], outcome
     api = session("bob").api
     on_storage = {st.name for st in api.storage.ls(NOTEBOOKS_URI)}
@@ -348,6 +350,3 @@ def test_a_failing_local_write_ends_the_stream_with_one_error_event(small_disk_l
     assert not [p for p in (checkout / "notebooks").rglob("*") if p.name.endswith(".apolo-partial")]
     assert (checkout / "notebooks/small.ipynb").read_text() == "{}"  # what finished is kept and recorded
 
-
-# the `shell` fixture of the magics tests (a real IPython shell with %apolo on the module's platform)
-from tests.notebooks.test_magics import shell  # noqa: E402,F401

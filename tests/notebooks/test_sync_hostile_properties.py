@@ -180,10 +180,10 @@ class World:
         return self.api.call(go)
 
 
-def pull_and_check(world: World, delete: bool, what: str, deleted_on_storage: set[str] = set()):  # type: ignore[no-untyped-def]
+def pull_and_check(world: World, delete: bool, what: str, deleted_on_storage: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
     before, on_storage = snapshot(world.universe), world.storage()
     plan, result = world.run(PULL, delete)
-    check_local_changes(before, snapshot(world.universe), set(on_storage), deleted_on_storage, what)
+    check_local_changes(before, snapshot(world.universe), set(on_storage), set(deleted_on_storage), what)
     return plan, result
 
 
@@ -226,7 +226,7 @@ def test_pull_and_push_touch_only_regular_files_inside_the_notebooks_folder(plat
         for rel in gone_local:
             (world.notebooks / rel).unlink()
         before = snapshot(world.notebooks)
-        _, result = pull_and_check(world, True, "second pull", gone_remote)
+        _, result = pull_and_check(world, True, "second pull", frozenset(gone_remote))
         deleted = {rel for rel, v in before.items() if v[0] == "F" and rel not in snapshot(world.notebooks)}
         assert deleted <= gone_remote and set(result.deleted) <= gone_remote, (deleted, gone_remote)
         _, result, before_push, after_push = push_and_check(world, True, "second push")

@@ -14,7 +14,8 @@ import pytest
 
 
 async def start(fetch, **request):  # type: ignore[no-untyped-def]
-    return await fetch("POST", "apolo/transfers", body=json.dumps(request), headers={"Content-Type": "application/json"})
+    return await fetch("POST", "apolo/transfers", body=json.dumps(request),
+                       headers={"Content-Type": "application/json"})
 
 
 async def finished(fetch, task_id: str, timeout: float = 60) -> dict:  # type: ignore[no-untyped-def]
