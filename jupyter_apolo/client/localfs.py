@@ -251,7 +251,8 @@ class ConfinedDir:
         dir_fd = self.open_dir(folder, create=True)
         try:
             for n in range(100):
-                tmp = f".{name[:200]}.{os.getpid()}-{n}{TEMP_SUFFIX}"
+                # at most 255 bytes whatever the name's encoding: its first 180 bytes, then pid and counter
+                tmp = os.fsdecode(b"." + os.fsencode(name)[:180] + f".{os.getpid()}-{n}{TEMP_SUFFIX}".encode())
                 try:
                     fd = os.open(tmp, _TEMP_FLAGS, 0o666, dir_fd=dir_fd)
                     break

@@ -71,6 +71,14 @@ def test_a_folder_swapped_for_a_link_after_the_check_is_not_written_through(tree
     assert os.listdir(tmp_path / "outside") == ["secret"]
 
 
+def test_a_name_of_255_bytes_in_any_script_can_be_written(tree, tmp_path):
+    name = "\u6f22" * 85  # 85 CJK characters, 3 bytes each: the longest name a file system takes
+    with tree.create_temp(f"sub/{name}") as pending:
+        pending.file.write(b"x")
+        assert pending.publish() is not None
+    assert (tmp_path / "root/sub" / name).read_bytes() == b"x"
+
+
 def test_publish_keeps_what_appeared_meanwhile(tree, tmp_path):
     with tree.create_temp("sub/b.ipynb") as pending:
         pending.file.write(b"ours")
