@@ -35,7 +35,7 @@ NAMES = st.sampled_from([
     "a.ipynb", "b.ipynb", "sub", "deep", "link", "linkdir", "é.ipynb", "\U0001f469\u200d\U0001f4bb.ipynb",
     ".git", ".GIT", ".git.", "git~1", ".g\u200cit", ".hg", ".apolo", ".neuro", ".apoloignore", ".gitignore",
     "config", "HEAD", "new\nline.ipynb", "tab\tx.ipynb", "cr\rx.ipynb", "\u202eevil.ipynb", "bidi\u2066.ipynb",
-    "-rf.ipynb", "\udcff\udcfe.ipynb", "ok\udc80", "x" * 249 + ".ipynb", "y" * 200,
+    "-rf.ipynb", "\udcff\udcfe.ipynb", "ok\udc80", "x" * 249 + ".ipynb", "y" * 200, "\u6f22" * 85,
 ])
 PATHS = st.lists(NAMES, min_size=1, max_size=3).map(tuple)
 STORAGE_TREES = st.dictionaries(PATHS, st.binary(min_size=0, max_size=40), max_size=8)
