@@ -7,10 +7,18 @@ and about a third per GiB relayed (measured on this project's machines, see
 ``tests/bench/bench_proxy.py``); it is also the HTTP stack of the official apolo SDK.
 Everything that interprets answers (jobs, storage, transfers) stays on ``AsyncApolo``.
 
+Fairness: a relay holds at most ``max_connections`` upstream connections, and one client key (the
+proxy passes one per Jupyter user) at most ``max_per_client`` of them. A call waits up to
+``queue_timeout`` seconds for a free one, then fails with ``UpstreamBusy`` (429 for the
+client's own limit, 503 for the shared pool), which names the limit and its setting. So "waited for
+a free connection" is never reported as "the platform did not answer" (``PlatformUnreachable``,
+"timed out"), and a client that stops reading its downloads cannot starve the others.
+
 Use::
 
     async with Relay(config, connect_timeout=10, read_timeout=60) as relay:
-        async with relay.exchange("GET", url, headers={"Accept": "*/*"}) as up:
+        url = exact_url(base, "o/p/dir/a.txt", "op=OPEN")     # UnsafeURL if it would be re-read
+        async with relay.exchange("GET", url, headers={"Accept": "*/*"}, client="alice") as up:
             up.status, up.reason, up.headers          # headers: [(name, value), ...] as received
             async for chunk in up.chunks(): ...       # raw body bytes (never decompressed)
 """
@@ -19,18 +27,117 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import asynccontextmanager
+import re
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import AsyncIterable, AsyncIterator
 
 import aiohttp
 import httpx
+from yarl import URL
 
 from .config import ApoloConfig
 from .core import USER_AGENT
-from .errors import PlatformUnreachable, error_from_response
+from .errors import ApoloError, IllegalArgumentError, PlatformUnreachable, error_from_response
 
 #: The most of an error answer's body read to build the error (bytes).
 ERROR_BODY_LIMIT = 1 << 20
+#: What a raw path or query may hold: printable ASCII but ``#`` (a fragment: the client drops
+#: what follows), ``\\`` (a separator to some parsers) and ``%`` unless it starts an escape.
+_UNSAFE_URL_PART = re.compile(r"[^\x21-\x7e]|[#\\]|%(?![0-9A-Fa-f]{2})")
+
+
+class UnsafeURL(IllegalArgumentError):
+    """A path or query that the HTTP client would send differently from how it was checked."""
+
+
+class UpstreamBusy(ApoloError):
+    """No upstream connection became free within ``queue_timeout``: ``status`` 429 when the
+    caller's own limit is the reason, 503 when the shared pool is. ``limit``: the number of
+    connections; ``setting``: the ``c.ApoloServer`` trait that sets it."""
+
+    def __init__(self, message: str, *, status: int, limit: int, setting: str):
+        super().__init__(message, status=status)
+        self.limit, self.setting = limit, setting
+
+
+def exact_url(base: str, path: str, query: str = "") -> URL:
+    """``base`` (absolute, trusted) + ``/`` + ``path`` (still percent-encoded, already checked
+    segment by segment) + ``?query`` (raw), as the URL aiohttp will send, byte for byte.
+
+    Raises ``UnsafeURL`` when ``path`` or ``query`` holds a ``#``, a backslash, a space, a control
+    or non-ASCII character or a ``%`` that starts no escape, or when the parsed URL's path, query
+    or origin differ in any way from the parts given (the HTTP client would re-read it).
+    """
+    for part, text in (("path", path), ("query", query)):
+        bad = _UNSAFE_URL_PART.search(text)
+        if bad:
+            shown = bad.group() if bad.group().isprintable() else ascii(bad.group())
+            raise UnsafeURL(f"Refused {part} {_clip(text, 120)!r}: it holds {shown!r} at character {bad.start()}, "
+                            "which would not reach the platform as written. Percent-encode it (# is %23, "
+                            "a space %20, a literal % is %25).")
+    root = URL(base, encoded=True)
+    expected_path = f"{root.raw_path.rstrip('/')}/{path}" if path else root.raw_path
+    url = URL(f"{root.origin()}{expected_path}" + (f"?{query}" if query else ""), encoded=True)
+    if (url.raw_path, url.raw_query_string, url.raw_fragment, url.origin()) != (
+            expected_path, query, "", root.origin()):
+        raise UnsafeURL(f"Refused {_clip(path, 120)!r}: the HTTP client would read it as {_clip(str(url), 120)!r}.")
+    return url
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
+class _Gate:
+    """Admission of upstream calls: ``total`` connections overall, ``per_client`` per client key.
+
+    Waiting is FIFO (asyncio.Semaphore). A client's own slot is taken first, so a client at its
+    limit never holds a shared one while it waits.
+    """
+
+    def __init__(self, total: int, per_client: int, queue_timeout: float):
+        self.total, self.per_client, self.queue_timeout = total, per_client, queue_timeout
+        self._shared = asyncio.Semaphore(total) if total > 0 else None
+        self._clients: dict[str, list] = {}  # key -> [semaphore, users of the entry]
+
+    @asynccontextmanager
+    async def slot(self, client: str) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.queue_timeout
+        entry = None
+        if self.per_client > 0:
+            entry = self._clients.setdefault(client, [asyncio.Semaphore(self.per_client), 0])
+            entry[1] += 1
+        try:
+            async with AsyncExitStack() as held:
+                if entry is not None:
+                    await self._take(entry[0], deadline, held, UpstreamBusy(
+                        f"You already have {self.per_client} platform calls in flight through the proxy and none "
+                        f"ended within {self.queue_timeout:g} s: finish reading (or cancel) the ones open, or raise "
+                        "c.ApoloServer.max_connections_per_user.",
+                        status=429, limit=self.per_client, setting="c.ApoloServer.max_connections_per_user"))
+                if self._shared is not None:
+                    await self._take(self._shared, deadline, held, UpstreamBusy(
+                        f"All {self.total} upstream connections of the jupyter-apolo proxy are busy and none became "
+                        f"free within {self.queue_timeout:g} s; retry later or raise c.ApoloServer.max_connections.",
+                        status=503, limit=self.total, setting="c.ApoloServer.max_connections"))
+                yield
+        finally:
+            if entry is not None:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._clients[client]
+
+    @staticmethod
+    async def _take(sem: asyncio.Semaphore, deadline: float, held: AsyncExitStack, busy: UpstreamBusy) -> None:
+        if not sem.locked():  # the common case: no timer
+            await sem.acquire()
+        else:
+            try:
+                await asyncio.wait_for(sem.acquire(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except asyncio.TimeoutError:
+                raise busy from None
+        held.callback(sem.release)
 
 
 class Upstream:
@@ -65,7 +172,7 @@ class Upstream:
                     return
                 yield chunk
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _unreachable(exc, self._url) from exc
+            raise _unreachable(exc, self._url, None, self._read_timeout) from exc
         finally:
             watch.stop()
 
@@ -103,18 +210,22 @@ class Relay:
     ``config``: whose token is added (``Authorization: Bearer``). ``connect_timeout``: seconds
     to get a connection; ``read_timeout``: seconds to wait for the head and between two body
     chunks (no limit on the whole exchange: a 1 TiB download may take hours).
-    ``max_connections``: pool size. TLS is verified with the same trust store as httpx
+    ``max_connections``: most upstream connections at once (0: no limit); ``max_per_client``: most
+    for one ``client`` key of ``exchange`` (0: no limit); ``queue_timeout``: seconds a call waits
+    for a free connection before ``UpstreamBusy``. TLS is verified with the same trust store as httpx
     (``SSL_CERT_FILE``/``SSL_CERT_DIR`` if set, else certifi). Redirects are never followed,
     cookies never kept, bodies never decompressed.
     """
 
     def __init__(self, config: ApoloConfig, *, connect_timeout: float = 10.0, read_timeout: float = 60.0,
-                 max_connections: int = 64):
+                 max_connections: int = 64, max_per_client: int = 16, queue_timeout: float = 30.0):
         self.config = config
-        self._read_timeout = read_timeout
-        # sock_read times the head (aiohttp starts it once the request body is sent)
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
-        self._max_connections = max_connections
+        self._read_timeout, self._connect_timeout = read_timeout, connect_timeout
+        # sock_connect times the TCP/TLS connect only (``connect`` would also count waiting for the
+        # pool, reported as "Connection timeout"); sock_read times the head (aiohttp starts it
+        # once the request body is sent)
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
+        self._gate = _Gate(max_connections, max_per_client, queue_timeout)
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> "Relay":
@@ -125,7 +236,8 @@ class Relay:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=httpx.create_ssl_context())
+            # no pool limit here: _Gate admits calls, so aiohttp never makes one wait for a connection
+            connector = aiohttp.TCPConnector(limit=0, ssl=httpx.create_ssl_context())
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
                 timeout=self._timeout, skip_auto_headers=("Accept", "Accept-Encoding", "Content-Type"),
@@ -140,16 +252,27 @@ class Relay:
             await session.close()
 
     @asynccontextmanager
-    async def exchange(self, method: str, url: str, *, headers: dict[str, str] | None = None,
-                       body: AsyncIterable[bytes] | None = None) -> AsyncIterator[Upstream]:
-        """Send ``method url`` (absolute) with ``headers`` and the streamed ``body`` and yield the
-        answer once its head is in. Statuses < 400 (redirects included) are yielded as they are.
+    async def exchange(self, method: str, url: URL | str, *, headers: dict[str, str] | None = None,
+                       body: AsyncIterable[bytes] | None = None, client: str = "") -> AsyncIterator[Upstream]:
+        """Send ``method url`` (absolute; pass ``exact_url(...)`` for a URL made of untrusted
+        parts) with ``headers`` and the streamed ``body`` and yield the answer once its head is in.
+        Statuses < 400 (redirects included) are yielded as they are. ``client``: whose share of
+        connections the call uses (see the class).
 
-        Raises the ``errors.py`` exception of a status >= 400 (its JSON message kept, as
-        ``AsyncApolo.stream`` does) and ``PlatformUnreachable`` when the platform cannot be
-        reached or does not answer within ``read_timeout`` (message says "timed out").
+        Raises ``UpstreamBusy`` when no connection became free within ``queue_timeout``; the
+        ``errors.py`` exception of a status >= 400 (its JSON message kept, as
+        ``AsyncApolo.stream`` does); ``PlatformUnreachable`` when the platform cannot be reached,
+        or ("timed out") does not answer within ``read_timeout`` / connect within ``connect_timeout``.
         Leaving the block early (or a cancellation) closes that connection instead of reusing it.
         """
+        url = url if isinstance(url, URL) else URL(url, encoded=True)
+        async with self._gate.slot(client):
+            async with self._exchange(method, url, headers, body) as upstream:
+                yield upstream
+
+    @asynccontextmanager
+    async def _exchange(self, method: str, url: URL, headers: dict[str, str] | None,
+                        body: AsyncIterable[bytes] | None) -> AsyncIterator[Upstream]:
         try:
             async with self._open().request(method, url, headers=headers, data=body,
                                             allow_redirects=False) as response:
@@ -157,9 +280,9 @@ class Relay:
                     raise await _error(response)
                 if response.connection is not None:  # the body's stalls are timed by Upstream.chunks
                     response.connection.protocol.read_timeout = None
-                yield Upstream(response, url, self._read_timeout)
+                yield Upstream(response, str(url), self._read_timeout)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise _unreachable(exc, url) from exc
+            raise _unreachable(exc, str(url), self._connect_timeout, self._read_timeout) from exc
 
 
 async def _error(response: aiohttp.ClientResponse) -> Exception:
@@ -174,11 +297,18 @@ async def _error(response: aiohttp.ClientResponse) -> Exception:
     return error_from_response(response.status, body, text if body is None else "")
 
 
-def _unreachable(exc: BaseException, url: str) -> PlatformUnreachable:
-    timed_out = isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError))
+def _unreachable(exc: BaseException, url: str, connect_timeout: float | None = None,
+                 read_timeout: float | None = None) -> PlatformUnreachable:
     where = url.split("?")[0]
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return PlatformUnreachable(f"Connection to the platform timed out ({where}): no connection within "
+                                   f"{connect_timeout:g} s (c.ApoloServer.connect_timeout).")
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        limit = f" within {read_timeout:g} s (c.ApoloServer.request_timeout)" if read_timeout else ""
+        return PlatformUnreachable(f"Connection to the platform timed out ({where}): the platform did not "
+                                   f"answer{limit}.")
     detail = str(exc) or type(exc).__name__
-    return PlatformUnreachable(f"Connection to the platform {'timed out' if timed_out else 'failed'} ({where}): {detail}")
+    return PlatformUnreachable(f"Connection to the platform failed ({where}): {_clip(detail, 300)}")
 
 
-__all__ = ["Relay", "Upstream"]
+__all__ = ["Relay", "UnsafeURL", "Upstream", "UpstreamBusy", "exact_url"]
