@@ -12,9 +12,10 @@ reference §4.1):
 
 Keys and values are compared after percent-decoding (``o%70`` is ``op``, ``+`` is a space), as
 aiohttp's ``request.query`` gives them. Where the real platform and the embedded one could
-disagree (a repeated ``op``: the real one takes the first, the embedded one refuses; a key that
-only upper-cases to an op through a non-ASCII letter such as ``ſ``), ``storage_operation``
-refuses rather than guess, so the allow-list is always checked on the op the platform runs.
+disagree (a repeated ``op``: the real one takes the first, the embedded one refuses; an operation
+key given twice in different cases, ``?liststatus&LISTSTATUS``: the real one sees one op, the
+embedded one two; a key that only upper-cases to an op through a non-ASCII letter such as ``ſ``),
+``storage_operation`` refuses rather than guess, so the allow-list is always checked on the op the platform runs.
 ``tests/server/test_proxy_hostile.py`` ties this rule to ``localplatform/storage_api.py``.
 """
 
@@ -46,12 +47,13 @@ def storage_operation(method: str, query: str) -> str:
     name such as ``LISTSTATUS`` (possibly one it does not know, e.g. ``FOO`` for ``?op=foo``,
     which the platform refuses; "" for a method with no default).
 
-    Raises ``AmbiguousOperation`` for two operation names (``?op=OPEN&LISTSTATUS``, ``?op=a&op=b``),
+    Raises ``AmbiguousOperation`` for two operation names (``?op=OPEN&LISTSTATUS``, ``?op=a&op=b``,
+    ``?open&OPEN``),
     a key that is ``op`` in another case (``?OP=``: the platform ignores it and runs the method's
     default), and a non-ASCII key or ``op`` value that upper-cases to an operation name.
     """
     named: list[str] = []
-    bare: set[str] = set()
+    bare: list[str] = []
     for key, value in query_pairs(query):
         if key == "op":
             if not value.isascii() and value.upper() in KNOWN_OPS:
@@ -64,8 +66,8 @@ def storage_operation(method: str, query: str) -> str:
                                      f"operation names in ASCII, so it would not read {key!r} as you meant; "
                                      "write ?op=NAME.")
         if folded in KNOWN_OPS:
-            bare.add(folded)
-    ops = named + sorted(bare)
+            bare.append(folded)
+    ops = named + bare
     if len(ops) > 1:
         raise AmbiguousOperation(f"Ambiguous operations ({', '.join(ops)}): name exactly one, e.g. ?op=LISTSTATUS.")
     return ops[0] if ops else DEFAULT_OP.get(method.upper(), "")
