@@ -8,9 +8,9 @@ and about a third per GiB relayed (measured on this project's machines, see
 Everything that interprets answers (jobs, storage, transfers) stays on ``AsyncApolo``.
 
 Fairness: a relay holds at most ``max_connections`` upstream connections, and one client key (the
-proxy passes one per Jupyter user) at most ``max_per_client`` of them. A call waits up to
-``queue_timeout`` seconds for a free one, then fails with ``UpstreamBusy`` (429 for the
-client's own limit, 503 for the shared pool), which names the limit and its setting. So "waited for
+proxy passes one per Jupyter user) at most ``max_per_client`` of them. A call waits its turn while
+others end; when none was freed for ``queue_timeout`` seconds it fails with ``UpstreamBusy`` (429
+for the client's own limit, 503 for the shared pool), naming the limit and its setting. So "waited for
 a free connection" is never reported as "the platform did not answer" (``PlatformUnreachable``,
 "timed out"), and a client that stops reading its downloads cannot starve the others.
 
@@ -51,7 +51,7 @@ class UnsafeURL(IllegalArgumentError):
 
 
 class UpstreamBusy(ApoloError):
-    """No upstream connection became free within ``queue_timeout``: ``status`` 429 when the
+    """No upstream connection was freed for ``queue_timeout`` seconds: ``status`` 429 when the
     caller's own limit is the reason, 503 when the shared pool is. ``limit``: the number of
     connections; ``setting``: the ``c.ApoloServer`` trait that sets it."""
 
@@ -88,56 +88,89 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
-class _Gate:
-    """Admission of upstream calls: ``total`` connections overall, ``per_client`` per client key.
+class _Slots:
+    """``size`` connections, handed out first come, first served, to callers that wait while the
+    queue moves: a caller gives up only when no slot was freed for ``patience`` seconds (since it
+    started waiting, or since the last release). So a user downloading 250 files through 16 slots
+    is served in turn, while one whose 16 calls are stalled is told so after ``patience``."""
 
-    Waiting is FIFO (asyncio.Semaphore). A client's own slot is taken first, so a client at its
-    limit never holds a shared one while it waits.
+    def __init__(self, size: int):
+        self._sem = asyncio.Semaphore(size)
+        self._moved = 0.0  # loop time of the last release
+
+    async def take(self, patience: float, busy: UpstreamBusy) -> None:
+        """Wait for a slot; raises ``busy`` when none was freed for ``patience`` seconds."""
+        if not self._sem.locked():  # the common case: no task, no timer
+            await self._sem.acquire()
+            return
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        acquire = asyncio.ensure_future(self._sem.acquire())  # one place in the queue, kept while waiting
+        try:
+            while not acquire.done():
+                wait = max(since, self._moved) + patience - loop.time()
+                if wait <= 0:
+                    break
+                await asyncio.wait({acquire}, timeout=wait)
+        except BaseException:  # the caller was cancelled (the browser went away)
+            self._give_up(acquire)
+            raise
+        if not acquire.done():
+            self._give_up(acquire)
+            raise busy
+        acquire.result()
+
+    def _give_up(self, acquire: asyncio.Future) -> None:
+        if acquire.done() and not acquire.cancelled() and acquire.exception() is None:
+            self._sem.release()  # granted at the last moment: hand it on (not counted as progress)
+        else:
+            acquire.cancel()
+
+    def release(self) -> None:
+        self._moved = asyncio.get_running_loop().time()
+        self._sem.release()
+
+
+class _Gate:
+    """Admission of upstream calls: ``total`` connections overall, ``per_client`` per client key
+    (0: no limit), each waited for while its queue moves (see ``_Slots``, ``queue_timeout``).
+
+    A client's own slot is taken first, so a client at its limit never holds a shared one while
+    it waits.
     """
 
     def __init__(self, total: int, per_client: int, queue_timeout: float):
         self.total, self.per_client, self.queue_timeout = total, per_client, queue_timeout
-        self._shared = asyncio.Semaphore(total) if total > 0 else None
-        self._clients: dict[str, list] = {}  # key -> [semaphore, users of the entry]
+        self._shared = _Slots(total) if total > 0 else None
+        self._clients: dict[str, list] = {}  # key -> [_Slots, calls using the entry]
 
     @asynccontextmanager
     async def slot(self, client: str) -> AsyncIterator[None]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.queue_timeout
         entry = None
         if self.per_client > 0:
-            entry = self._clients.setdefault(client, [asyncio.Semaphore(self.per_client), 0])
+            entry = self._clients.setdefault(client, [_Slots(self.per_client), 0])
             entry[1] += 1
         try:
             async with AsyncExitStack() as held:
                 if entry is not None:
-                    await self._take(entry[0], deadline, held, UpstreamBusy(
+                    await entry[0].take(self.queue_timeout, UpstreamBusy(
                         f"You already have {self.per_client} platform calls in flight through the proxy and none "
-                        f"ended within {self.queue_timeout:g} s: finish reading (or cancel) the ones open, or raise "
-                        "c.ApoloServer.max_connections_per_user.",
+                        f"ended in the last {self.queue_timeout:g} s: finish reading (or cancel) the ones open, or "
+                        "raise c.ApoloServer.max_connections_per_user.",
                         status=429, limit=self.per_client, setting="c.ApoloServer.max_connections_per_user"))
+                    held.callback(entry[0].release)
                 if self._shared is not None:
-                    await self._take(self._shared, deadline, held, UpstreamBusy(
+                    await self._shared.take(self.queue_timeout, UpstreamBusy(
                         f"All {self.total} upstream connections of the jupyter-apolo proxy are busy and none became "
-                        f"free within {self.queue_timeout:g} s; retry later or raise c.ApoloServer.max_connections.",
+                        f"free in the last {self.queue_timeout:g} s; retry later or raise c.ApoloServer.max_connections.",
                         status=503, limit=self.total, setting="c.ApoloServer.max_connections"))
+                    held.callback(self._shared.release)
                 yield
         finally:
             if entry is not None:
                 entry[1] -= 1
                 if entry[1] == 0:
                     del self._clients[client]
-
-    @staticmethod
-    async def _take(sem: asyncio.Semaphore, deadline: float, held: AsyncExitStack, busy: UpstreamBusy) -> None:
-        if not sem.locked():  # the common case: no timer
-            await sem.acquire()
-        else:
-            try:
-                await asyncio.wait_for(sem.acquire(), max(0.0, deadline - asyncio.get_running_loop().time()))
-            except asyncio.TimeoutError:
-                raise busy from None
-        held.callback(sem.release)
 
 
 class Upstream:
@@ -211,8 +244,8 @@ class Relay:
     to get a connection; ``read_timeout``: seconds to wait for the head and between two body
     chunks (no limit on the whole exchange: a 1 TiB download may take hours).
     ``max_connections``: most upstream connections at once (0: no limit); ``max_per_client``: most
-    for one ``client`` key of ``exchange`` (0: no limit); ``queue_timeout``: seconds a call waits
-    for a free connection before ``UpstreamBusy``. TLS is verified with the same trust store as httpx
+    for one ``client`` key of ``exchange`` (0: no limit); ``queue_timeout``: seconds without any
+    connection freed after which a waiting call fails with ``UpstreamBusy``. TLS is verified with the same trust store as httpx
     (``SSL_CERT_FILE``/``SSL_CERT_DIR`` if set, else certifi). Redirects are never followed,
     cookies never kept, bodies never decompressed.
     """
@@ -259,7 +292,7 @@ class Relay:
         Statuses < 400 (redirects included) are yielded as they are. ``client``: whose share of
         connections the call uses (see the class).
 
-        Raises ``UpstreamBusy`` when no connection became free within ``queue_timeout``; the
+        Raises ``UpstreamBusy`` when no connection it waits for was freed for ``queue_timeout`` s; the
         ``errors.py`` exception of a status >= 400 (its JSON message kept, as
         ``AsyncApolo.stream`` does); ``PlatformUnreachable`` when the platform cannot be reached,
         or ("timed out") does not answer within ``read_timeout`` / connect within ``connect_timeout``.

@@ -86,12 +86,13 @@ class ApoloServer(Configurable):
     max_connections_per_user = Int(
         16, config=True,
         help="Most simultaneous proxied platform calls of one Jupyter user (all holders of the server's token "
-        "count as one); more wait up to queue_timeout, then get 429. 0: no per-user limit.",
+        "count as one); more wait their turn, and get 429 when none of the user's calls ended for "
+        "queue_timeout seconds. 0: no per-user limit.",
     )
     queue_timeout = Float(
         30.0, config=True,
-        help="Seconds a proxied call waits for a free upstream connection before it is answered 429 (its user's "
-        "max_connections_per_user in use) or 503 (all max_connections in use).",
+        help="Seconds without any upstream connection freed after which a waiting proxied call is answered 429 "
+        "(its user's max_connections_per_user are all in use) or 503 (all max_connections are in use).",
     )
     max_upload_bytes = Int(
         1 << 40, config=True, help="Largest request body the storage proxy streams upstream (bytes).",
