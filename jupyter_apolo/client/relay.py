@@ -29,6 +29,7 @@ import asyncio
 import json
 import re
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import lru_cache
 from typing import AsyncIterable, AsyncIterator
 
 import aiohttp
@@ -60,14 +61,10 @@ class UpstreamBusy(ApoloError):
         self.limit, self.setting = limit, setting
 
 
-def exact_url(base: str, path: str, query: str = "") -> URL:
-    """``base`` (absolute, trusted) + ``/`` + ``path`` (still percent-encoded, already checked
-    segment by segment) + ``?query`` (raw), as the URL aiohttp will send, byte for byte.
-
-    Raises ``UnsafeURL`` when ``path`` or ``query`` holds a ``#``, a backslash, a space, a control
-    or non-ASCII character or a ``%`` that starts no escape, or when the parsed URL's path, query
-    or origin differ in any way from the parts given (the HTTP client would re-read it).
-    """
+def check_url_parts(path: str, query: str = "") -> None:
+    """Raises ``UnsafeURL`` when ``path`` or ``query`` (raw, still percent-encoded) holds a ``#``,
+    a backslash, a space, a control or non-ASCII character or a ``%`` that starts no escape: what
+    an HTTP client cuts, re-encodes or reads differently from a server."""
     for part, text in (("path", path), ("query", query)):
         bad = _UNSAFE_URL_PART.search(text)
         if bad:
@@ -75,13 +72,30 @@ def exact_url(base: str, path: str, query: str = "") -> URL:
             raise UnsafeURL(f"Refused {part} {_clip(text, 120)!r}: it holds {shown!r} at character {bad.start()}, "
                             "which would not reach the platform as written. Percent-encode it (# is %23, "
                             "a space %20, a literal % is %25).")
-    root = URL(base, encoded=True)
-    expected_path = f"{root.raw_path.rstrip('/')}/{path}" if path else root.raw_path
-    url = URL(f"{root.origin()}{expected_path}" + (f"?{query}" if query else ""), encoded=True)
-    if (url.raw_path, url.raw_query_string, url.raw_fragment, url.origin()) != (
-            expected_path, query, "", root.origin()):
+
+
+def exact_url(base: str, path: str, query: str = "") -> URL:
+    """``base`` (absolute, trusted) + ``/`` + ``path`` (still percent-encoded, already checked
+    segment by segment) + ``?query`` (raw), as the URL aiohttp will send, byte for byte.
+
+    Raises ``UnsafeURL`` as ``check_url_parts`` does, and when the URL the HTTP client parses has
+    any other path, query, fragment or origin than the parts given (it would re-read them).
+    """
+    check_url_parts(path, query)
+    origin, root_path = _root(base)
+    expected_path = f"{root_path}/{path}" if path else (root_path or "/")
+    url = URL(f"{origin}{expected_path}" + (f"?{query}" if query else ""), encoded=True)
+    if (url.raw_path, url.raw_query_string, url.raw_fragment, f"{url.scheme}://{url.raw_authority}") != (
+            expected_path, query, "", origin):
         raise UnsafeURL(f"Refused {_clip(path, 120)!r}: the HTTP client would read it as {_clip(str(url), 120)!r}.")
     return url
+
+
+@lru_cache(maxsize=16)
+def _root(base: str) -> tuple[str, str]:
+    """``(scheme://authority, path without a trailing /)`` of a base URL (a few per server)."""
+    root = URL(base, encoded=True)
+    return f"{root.scheme}://{root.raw_authority}", root.raw_path.rstrip("/")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -344,4 +358,4 @@ def _unreachable(exc: BaseException, url: str, connect_timeout: float | None = N
     return PlatformUnreachable(f"Connection to the platform failed ({where}): {_clip(detail, 300)}")
 
 
-__all__ = ["Relay", "UnsafeURL", "Upstream", "UpstreamBusy", "exact_url"]
+__all__ = ["Relay", "UnsafeURL", "Upstream", "UpstreamBusy", "check_url_parts", "exact_url"]

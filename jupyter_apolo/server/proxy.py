@@ -29,7 +29,7 @@ import asyncio
 import hashlib
 import re
 from functools import lru_cache
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 from urllib.parse import unquote, urlsplit
 
 from jupyter_server.auth.decorator import authorized
@@ -38,7 +38,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..client import ApoloError, AsyncApolo
-from ..client.relay import UnsafeURL, Upstream, UpstreamBusy, exact_url
+from ..client.relay import UnsafeURL, Upstream, UpstreamBusy, check_url_parts, exact_url
 from ..client.storage_ops import AmbiguousOperation, storage_operation
 from .handlers import AUTH_RESOURCE, ApoloHandler, JSONError
 
@@ -166,7 +166,7 @@ class ProxyHandler(ApoloHandler):
             raise JSONError(400, f"Refused path {raw!r}: expected it under {self.prefix!r}.")
         path = checked_subpath(raw[len(self.prefix):])
         try:
-            exact_url("http://checked.invalid", path, self.request.query)  # the same check runs on the real URL
+            check_url_parts(path, self.request.query)  # early; exact_url checks the real URL again
         except UnsafeURL as exc:
             raise JSONError(400, exc.message) from None
         self.check_allowed(method, path)
