@@ -8,7 +8,9 @@ __version__ = "0.1.0"
 
 
 def _jupyter_server_extension_points() -> list[dict]:
-    return [{"module": "jupyter_apolo.server"}]
+    from .server import ApoloExtension
+
+    return [{"module": "jupyter_apolo.server", "app": ApoloExtension}]
 
 
 def _jupyter_labextension_paths() -> list[dict]:

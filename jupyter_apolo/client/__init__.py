@@ -19,6 +19,8 @@ Async core (server extension, on tornado's loop)::
         await api.permissions.shared(); await api.permissions.roles()
         async for st in api.storage.ls("storage:dir"): # FileStatus(name, type, size, modified, permission, uri)
         await api.storage.stat/mkdir/rm/mv(...)
+        plan = await api.transfer.resolve_copy("storage:nb", "nb")        # CopyPlan; TargetExists...
+        await api.transfer.copy(plan, progress=cb)                          # -> files copied
         await api.transfer.download_tree("storage:nb", "nb", progress=cb)   # also download_file,
         await api.transfer.upload_tree("nb", "storage:nb")                  # upload_file
         await api.request("GET", "config"); async with api.stream("GET", url) as resp: ...
@@ -28,13 +30,17 @@ Sync facade (magics, widgets, scripts; one background loop thread per process)::
     with Apolo() as api:
         api.jobs.list()            # -> list[Job];  api.jobs.logs(job) -> iterator of bytes
         api.storage.ls("storage:") # -> list[FileStatus]
+        future = api.submit(lambda aio: aio.storage.stat("storage:x"))   # never blocks: a Future
+
+"This job": ``current_job()`` -> ``ThisJob(id, name)`` or None (``NEURO_JOB_ID``).
 
 Byte relay for the server extension's proxy (aiohttp; ``relay.py``)::
 
     async with Relay(cfg).exchange("GET", url, headers=...) as up:   # status, headers, chunks()
 
 URIs (the CLI's rules): ``normalize_uri("storage:x", cfg)`` -> ``storage://c/o/p/x``;
-``short_uri(uri, cfg)`` -> ``storage:x``. Errors: ``ApoloError`` and subclasses in ``errors``.
+``short_uri(uri, cfg)`` -> ``storage:x``. Errors: ``ApoloError`` and subclasses in ``errors``
+(``InvalidInput`` is also a ``ValueError``; ``PlatformTimeout`` a ``PlatformUnreachable``).
 """
 
 from .config import ApoloConfig, resolve_config
@@ -45,20 +51,23 @@ from .errors import (
     AuthorizationError,
     ConfigError,
     IllegalArgumentError,
+    InvalidInput,
     NotFoundError,
+    PlatformTimeout,
     PlatformUnreachable,
     ServerError,
 )
-from .jobs import Job
+from .jobs import Job, ThisJob, current_job
 from .permissions import Permission, ShareResult
 from .storage import FileStatus
 from .sync import Apolo
-from .transfer import TransferProgress
+from .transfer import CopyPlan, TargetExists, TransferProgress
 from .uris import normalize_uri, short_uri
 
 __all__ = [
     "Apolo", "ApoloConfig", "ApoloError", "AsyncApolo", "AuthenticationError", "AuthorizationError",
-    "ClusterInfo", "ConfigError", "FileStatus", "IllegalArgumentError", "Job", "NotFoundError",
-    "Permission", "PlatformUnreachable", "Preset", "ServerError", "ShareResult", "TransferProgress",
-    "normalize_uri", "resolve_config", "short_uri",
+    "ClusterInfo", "ConfigError", "CopyPlan", "FileStatus", "IllegalArgumentError", "InvalidInput", "Job",
+    "NotFoundError", "Permission", "PlatformTimeout", "PlatformUnreachable", "Preset", "ServerError",
+    "ShareResult", "TargetExists", "ThisJob", "TransferProgress", "current_job", "normalize_uri",
+    "resolve_config", "short_uri",
 ]

@@ -15,7 +15,15 @@ from typing import Any, AsyncIterator
 import httpx
 
 from .config import ApoloConfig, resolve_config
-from .errors import ApoloError, AuthenticationError, ConfigError, PlatformUnreachable, error_from_response
+from .errors import (
+    ApoloError,
+    AuthenticationError,
+    ConfigError,
+    PlatformTimeout,
+    PlatformUnreachable,
+    error_from_body,
+    error_from_response,
+)
 
 USER_AGENT = "jupyter-apolo (httpx)"
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -284,18 +292,14 @@ def _cluster_info(doc: dict, name: str | None) -> ClusterInfo:
 
 
 def _error(resp: httpx.Response) -> ApoloError:
-    text = resp.text if resp.is_closed else ""
-    try:
-        body = json.loads(text) if text else None
-    except ValueError:
-        body = None
-    return error_from_response(resp.status_code, body, text if body is None else "")
+    return error_from_body(resp.status_code, resp.content if resp.is_closed else b"")
 
 
 def _unreachable(exc: httpx.TransportError, url: str) -> PlatformUnreachable:
-    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     where = url.split("?")[0]
-    return PlatformUnreachable(f"Connection to the platform {kind} ({where}): {exc or type(exc).__name__}")
+    if isinstance(exc, httpx.TimeoutException):
+        return PlatformTimeout(f"Connection to the platform timed out ({where}): {exc or type(exc).__name__}")
+    return PlatformUnreachable(f"Connection to the platform failed ({where}): {exc or type(exc).__name__}")
 
 
 async def backoff(attempt: int, base: float = 0.2, cap: float = 5.0) -> None:

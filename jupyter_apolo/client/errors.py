@@ -9,6 +9,7 @@ error (``IllegalArgumentError.errno``); the platform's 400 ``no such job <id>`` 
 from __future__ import annotations
 
 import errno as _errno
+import json
 from typing import Any
 
 
@@ -70,7 +71,20 @@ class ServerError(ApoloError):
 
 
 class PlatformUnreachable(ApoloError):
-    """Connection refused, DNS failure, timeout or a connection dropped mid-response."""
+    """Connection refused, DNS failure or a connection dropped mid-response (and, as its subclass
+    ``PlatformTimeout``, no answer in time)."""
+
+
+class PlatformTimeout(PlatformUnreachable):
+    """The platform accepted the connection but did not answer (or send body data) in time."""
+
+
+class InvalidInput(ApoloError, ValueError):
+    """Input rejected by the client before anything was sent (a malformed URI, job name, volume,
+    life span...). Both an ``ApoloError`` and a ``ValueError``; the message names the fix."""
+
+    def __init__(self, message: str):
+        super().__init__(message, status=None)
 
 
 def _errno_of(value: Any) -> int | None:
@@ -79,6 +93,17 @@ def _errno_of(value: Any) -> int | None:
     if isinstance(value, str):
         return getattr(_errno, value, None)
     return None
+
+
+def error_from_body(status: int, raw: bytes | str) -> ApoloError:
+    """The exception for an HTTP error answer whose body is ``raw`` (JSON ``{"error": ...}`` or
+    plain text, as the platform sends either). One parser for ``core`` and ``relay``."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        body = json.loads(text) if text else None
+    except (ValueError, RecursionError):  # not JSON, or absurdly nested: keep the text
+        body = None
+    return error_from_response(status, body, text if body is None else "")
 
 
 def error_from_response(status: int, body: Any, text: str = "") -> ApoloError:

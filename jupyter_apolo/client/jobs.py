@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, AsyncIterator, Iterable, Mapping
 from urllib.parse import quote
 
-from .errors import ApoloError, NotFoundError, PlatformUnreachable, error_from_response
+from .errors import ApoloError, InvalidInput, NotFoundError, PlatformUnreachable, error_from_response
 from .uris import normalize_uri, split_uri
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def parse_life_span(value: str) -> int | None:
         return None
     match = LIFE_SPAN.fullmatch(value.strip())
     if not match or not any(match.groups()):
-        raise ValueError(f"Invalid life span {value!r}: use e.g. 1d, 2h30m, 45m or 0 for no limit")
+        raise InvalidInput(f"Invalid life span {value!r}: use e.g. 1d, 2h30m, 45m or 0 for no limit")
     d, h, m, sec = (int(g or 0) for g in match.groups())
     return max(1, -(-(((d * 24 + h) * 60 + m) * 60 + sec) // 60))
 
@@ -53,11 +53,11 @@ class Volume:
             body, mode = spec, "rw"
         src, _, dst = body.rpartition(":")
         if not src.startswith("storage:"):
-            raise ValueError(f"Invalid volume {spec!r}: only storage: volumes are supported here "
+            raise InvalidInput(f"Invalid volume {spec!r}: only storage: volumes are supported here "
                              "(STORAGE_URI:MOUNT_PATH[:ro|:rw], e.g. storage:data:/mnt/data:ro); "
                              "use the apolo CLI for secret: and disk: volumes")
         if not dst.startswith("/"):
-            raise ValueError(f"Invalid volume {spec!r}: the mount path must be absolute, e.g. {src}:/mnt/data")
+            raise InvalidInput(f"Invalid volume {spec!r}: the mount path must be absolute, e.g. {src}:/mnt/data")
         return cls(src, dst, mode == "ro")
 
 
@@ -104,10 +104,30 @@ class Job:
         )
 
 
-def _iso(value: datetime | str | None) -> str | None:
-    if value is None:
-        return None
+def _iso(value: datetime | str) -> str:
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+@dataclass(frozen=True)
+class ThisJob:
+    """The platform job this process runs in: ``id`` and ``name`` (None when unnamed)."""
+
+    id: str
+    name: str | None
+
+    @property
+    def uri(self) -> str:
+        """``job:<id>``, the short job URI the CLI accepts."""
+        return f"job:{self.id}"
+
+
+def current_job(environ: Mapping[str, str] | None = None) -> ThisJob | None:
+    """"This job": the platform job this process runs in, from ``NEURO_JOB_ID`` / ``NEURO_JOB_NAME``
+    (set by the platform in every job, reference §2.8), or None outside a job. ``environ``: default
+    ``os.environ``. The one place that reads them."""
+    env = os.environ if environ is None else environ
+    job_id = env.get("NEURO_JOB_ID")
+    return ThisJob(job_id, env.get("NEURO_JOB_NAME") or None) if job_id else None
 
 
 class Jobs:
@@ -151,12 +171,12 @@ class Jobs:
             params.append(("since", _iso(since)))
         if until is not None:
             params.append(("until", _iso(until)))
-        params.append(("cluster_name", cfg.cluster))
+        params.append(("cluster_name", cfg.cluster or ""))  # set once the client is open
         params += [("being_dropped", "False"), ("logs_removed", "False")]
         if cfg.org:
             params.append(("org_name", cfg.org))
         if not all_projects:
-            params += [("project_name", p) for p in (projects if projects is not None else [cfg.project])]
+            params += [("project_name", p) for p in (projects if projects is not None else [cfg.project or ""])]
         if reverse:
             params.append(("reverse", "1"))
         if limit is not None:
@@ -183,16 +203,16 @@ class Jobs:
         """
         cfg = self._api.config
         if name is not None and not (3 <= len(name) <= 40 and JOB_NAME.fullmatch(name)):
-            raise ValueError(f"Invalid job name {name!r}: 3-40 lowercase letters, digits and single dashes, "
+            raise InvalidInput(f"Invalid job name {name!r}: 3-40 lowercase letters, digits and single dashes, "
                              "starting with a letter (e.g. my-job-1)")
         if image.startswith("image:"):
-            raise ValueError(f"Images from the platform registry ({image}) are not supported here; use the apolo CLI")
+            raise InvalidInput(f"Images from the platform registry ({image}) are not supported here; use the apolo CLI")
         if ":" not in image.rsplit("/", 1)[-1] and "@" not in image:
             image += ":latest"  # as the CLI does for a Docker Hub image without a tag
         if preset is None:
             presets = (await self._api.cluster_info()).presets
             if not presets:
-                raise ValueError(f"Cluster {cfg.cluster!r} has no resource presets; `apolo config show` lists them")
+                raise InvalidInput(f"Cluster {cfg.cluster!r} has no resource presets; `apolo config show` lists them")
             preset = presets[0].name
         body: dict = {"pass_config": pass_config, "project_name": cfg.project, "preset_name": preset,
                       "cluster_name": cfg.cluster, "image": image, "resources": {"shm": extshm}}
@@ -233,7 +253,7 @@ class Jobs:
             if cfg.org:
                 org, parts = parts[0], parts[1:]
             if len(parts) != 2:
-                raise ValueError(f"Invalid job URI {job!r}: expected job:NAME, job:/PROJECT/NAME or job://CLUSTER/ORG/PROJECT/NAME")
+                raise InvalidInput(f"Invalid job URI {job!r}: expected job:NAME, job:/PROJECT/NAME or job://CLUSTER/ORG/PROJECT/NAME")
             project, ref = parts
         if JOB_ID.fullmatch(ref):
             return ref
@@ -262,9 +282,9 @@ class Jobs:
         return job_id
 
     async def current(self, environ: Mapping[str, str] | None = None) -> Job | None:
-        """"This job" when running inside a platform job (``NEURO_JOB_ID``, reference §2.8), else None."""
-        job_id = (os.environ if environ is None else environ).get("NEURO_JOB_ID")
-        return await self.get(job_id) if job_id else None
+        """"This job" when running inside a platform job (``current_job``), fetched; else None."""
+        this = current_job(environ)
+        return await self.get(this.id) if this else None
 
     async def logs(self, job: str, *, since: datetime | str | None = None, timestamps: bool = False,
                    separator: str | None = LOG_SEPARATOR, via: str = "websocket") -> AsyncIterator[bytes]:
@@ -277,8 +297,8 @@ class Jobs:
         """
         job_id = await self.resolve(job)
         mon = (await self._api.cluster_info()).monitoring_url
-        query = {"since": _iso(since), "timestamps": "true" if timestamps else None, "separator": separator}
-        params = {k: v for k, v in query.items() if v}
+        query = {"since": _iso(since) if since is not None else None, "timestamps": "true" if timestamps else None, "separator": separator}
+        params = {k: v for k, v in query.items() if v is not None and v}
         base = f"{mon}/{quote(job_id, safe='')}"
         if via == "websocket":
             try:

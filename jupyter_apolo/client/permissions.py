@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, List  # List: `list` is a method name in Permissions
 from urllib.parse import quote
 
+from .errors import InvalidInput
 from .uris import normalize_uri, short_uri
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def principal_segment(name: str) -> str:
     Raises ``ValueError`` for names holding ``:`` or empty names.
     """
     if not name or ":" in name:
-        raise ValueError(f"Invalid user or role name {name!r}: use a username or a role like 'alice/roles/team'")
+        raise InvalidInput(f"Invalid user or role name {name!r}: use a username or a role like 'alice/roles/team'")
     return quote(name.replace("/", ":"), safe=":@")
 
 
@@ -77,7 +78,7 @@ class Permissions:
         (``user "x" was not found``), ``AuthorizationError`` without manage on ``uri``.
         """
         if action not in ACTIONS:
-            raise ValueError(f"Invalid action {action!r}: use one of 'read', 'write', 'manage'")
+            raise InvalidInput(f"Invalid action {action!r}: use one of 'read', 'write', 'manage'")
         canonical = self.normalize(uri)
         resp = await self._api.request("POST", f"users/{principal_segment(user)}/permissions",
                                        json=[{"uri": canonical, "action": action}])
@@ -100,14 +101,14 @@ class Permissions:
             return {"uri": uri}
         return {"uri": self.normalize(uri)}
 
-    async def list(self, uri: str | None = None, *, user: str | None = None) -> list[Permission]:
+    async def list(self, uri: str | None = None, *, user: str | None = None) -> List[Permission]:
         """What ``user`` (default: me) can access, roles expanded (``apolo acl ls [URI] [-u USER]``),
         sorted by URI. ``uri``: only under it (``"storage:"`` = that whole scheme)."""
         resp = await self._api.request("GET", f"users/{principal_segment(user or self._api.config.username)}/permissions",
                                        params=self._filter_param(uri))
         return sorted((Permission(p["uri"], p["action"]) for p in resp.json()), key=lambda p: (p.uri, p.action))
 
-    async def shared(self, uri: str | None = None, *, user: str | None = None) -> list[Permission]:
+    async def shared(self, uri: str | None = None, *, user: str | None = None) -> List[Permission]:
         """What ``user`` (default: me) shared with others (``apolo acl ls --shared [URI]``):
         ``Permission(uri, action, user=grantee)``; ``uri`` filters by prefix."""
         resp = await self._api.request("GET", f"users/{principal_segment(user or self._api.config.username)}/permissions/shared",
@@ -115,7 +116,7 @@ class Permissions:
         return sorted((Permission(p["uri"], p["action"], p.get("user")) for p in resp.json()),
                       key=lambda p: (p.uri, p.action, p.user or ""))
 
-    async def roles(self, user: str | None = None) -> list[str]:
+    async def roles(self, user: str | None = None) -> List[str]:
         """Roles ``user`` (default: me) holds (``apolo acl list-roles``)."""
         resp = await self._api.request("GET", f"users/{principal_segment(user or self._api.config.username)}/subroles")
         return list(resp.json().get("subroles", []))

@@ -26,7 +26,6 @@ Use::
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import lru_cache
@@ -38,7 +37,7 @@ from yarl import URL
 
 from .config import ApoloConfig
 from .core import USER_AGENT
-from .errors import ApoloError, IllegalArgumentError, PlatformUnreachable, error_from_response
+from .errors import ApoloError, InvalidInput, PlatformTimeout, PlatformUnreachable, error_from_body
 
 #: The most of an error answer's body read to build the error (bytes).
 ERROR_BODY_LIMIT = 1 << 20
@@ -47,7 +46,7 @@ ERROR_BODY_LIMIT = 1 << 20
 _UNSAFE_URL_PART = re.compile(r"[^\x21-\x7e]|[#\\]|%(?![0-9A-Fa-f]{2})")
 
 
-class UnsafeURL(IllegalArgumentError):
+class UnsafeURL(InvalidInput):
     """A path or query that the HTTP client would send differently from how it was checked."""
 
 
@@ -336,24 +335,19 @@ async def _error(response: aiohttp.ClientResponse) -> Exception:
     raw = b""
     while len(raw) < ERROR_BODY_LIMIT and (chunk := await response.content.read(ERROR_BODY_LIMIT - len(raw))):
         raw += chunk
-    text = raw.decode("utf-8", "replace")
-    try:
-        body = json.loads(text) if text else None
-    except ValueError:
-        body = None
-    return error_from_response(response.status, body, text if body is None else "")
+    return error_from_body(response.status, raw)
 
 
 def _unreachable(exc: BaseException, url: str, connect_timeout: float | None = None,
                  read_timeout: float | None = None) -> PlatformUnreachable:
+    """``PlatformTimeout`` naming the limit that ran out (connect or answer), else ``PlatformUnreachable``."""
     where = url.split("?")[0]
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return PlatformUnreachable(f"Connection to the platform timed out ({where}): no connection within "
-                                   f"{connect_timeout:g} s (c.ApoloServer.connect_timeout).")
+        within = f" within {connect_timeout:g} s (c.ApoloServer.connect_timeout)" if connect_timeout else ""
+        return PlatformTimeout(f"Connection to the platform timed out ({where}): no connection{within}.")
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        limit = f" within {read_timeout:g} s (c.ApoloServer.request_timeout)" if read_timeout else ""
-        return PlatformUnreachable(f"Connection to the platform timed out ({where}): the platform did not "
-                                   f"answer{limit}.")
+        within = f" within {read_timeout:g} s (c.ApoloServer.request_timeout)" if read_timeout else ""
+        return PlatformTimeout(f"Connection to the platform timed out ({where}): the platform did not answer{within}.")
     detail = str(exc) or type(exc).__name__
     return PlatformUnreachable(f"Connection to the platform failed ({where}): {_clip(detail, 300)}")
 

@@ -9,7 +9,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, AsyncIterator
 
-from .errors import IllegalArgumentError, NotFoundError
+from .errors import IllegalArgumentError, InvalidInput, NotFoundError
 from .uris import normalize_uri, quote_path, split_uri
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class Storage:
         _, cluster, path = split_uri(canonical)
         info = await self._api.cluster_info()
         if cluster != info.name:
-            raise ValueError(f"Storage of cluster {cluster!r} is not reachable from the current cluster {info.name!r}: "
+            raise InvalidInput(f"Storage of cluster {cluster!r} is not reachable from the current cluster {info.name!r}: "
                              "switch cluster (cluster=...) to use it")
         return info.storage_url + quote_path(path.rstrip("/") or "/")
 
@@ -95,13 +95,16 @@ class Storage:
         resp = await self._api.request("GET", await self.http_url(canonical), params={"op": "GETFILESTATUS"})
         return _status(resp.json()["FileStatus"], canonical)
 
+    async def stat_or_none(self, uri: str) -> FileStatus | None:
+        """The status of ``uri``, or None when it does not exist (or is not visible to me)."""
+        try:
+            return await self.stat(uri)
+        except NotFoundError:
+            return None
+
     async def exists(self, uri: str) -> bool:
         """Whether ``uri`` exists and is visible to me."""
-        try:
-            await self.stat(uri)
-            return True
-        except NotFoundError:
-            return False
+        return await self.stat_or_none(uri) is not None
 
     async def mkdir(self, uri: str, *, parents: bool = False, exist_ok: bool = False) -> str:
         """Create directory ``uri``; returns its canonical URI. Like ``apolo mkdir [-p]``: without
@@ -147,7 +150,7 @@ class Storage:
         Returns the destination URI. Raises ``NotFoundError``, ``ValueError`` across clusters."""
         src_c, dst_c = self.normalize(src), self.normalize(dst)
         if split_uri(src_c)[1] != split_uri(dst_c)[1]:
-            raise ValueError("Cannot move between clusters: copy, then remove")
+            raise InvalidInput("Cannot move between clusters: copy, then remove")
         try:
             if (await self.stat(dst_c)).is_dir:
                 dst_c = child_uri(dst_c, posixpath.basename(split_uri(src_c)[2].rstrip("/")))

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
+from .errors import InvalidInput
+
 #: Every operation name the platform knows (a bare key with one of these names selects it).
 KNOWN_OPS = frozenset({"CREATE", "OPEN", "LISTSTATUS", "GETFILESTATUS", "MKDIRS", "DELETE", "RENAME",
                        "WRITE", "GETDISKUSAGE", "WEBSOCKET", "WEBSOCKET_READ", "WEBSOCKET_WRITE"})
@@ -30,9 +32,9 @@ KNOWN_OPS = frozenset({"CREATE", "OPEN", "LISTSTATUS", "GETFILESTATUS", "MKDIRS"
 DEFAULT_OP = {"GET": "OPEN", "HEAD": "OPEN", "PUT": "CREATE", "PATCH": "WRITE", "POST": "RENAME", "DELETE": "DELETE"}
 
 
-class AmbiguousOperation(ValueError):
+class AmbiguousOperation(InvalidInput):
     """The query names its operation in a way the platform reads differently from a person, or
-    names more than one. ``str()`` says what to write instead."""
+    names more than one (an ``InvalidInput``: answered 400). The message says what to write instead."""
 
 
 def query_pairs(query: str) -> list[tuple[str, str]]:

@@ -9,6 +9,10 @@
   complete (a failed download leaves no partial file and the old file intact).
 - Trees: listing and file transfers run concurrently with at most ``concurrency`` files in flight.
 - Progress: ``progress(TransferProgress)`` after each chunk and each finished file.
+- Copy planning, once for every surface (magics, server, widgets): ``resolve_copy`` checks a copy
+  the way ``apolo cp`` reads its arguments (into an existing folder, file-vs-folder clashes) and
+  refuses to overwrite unless asked; ``copy`` then runs the plan without asking the platform again
+  what the plan already knows.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Awaitable, BinaryIO, Callable
+from typing import TYPE_CHECKING, Awaitable, BinaryIO, Callable, Literal, Union
 
 from .core import backoff
-from .errors import ApoloError, IllegalArgumentError, PlatformUnreachable
-from .storage import CHUNK, child_uri
+from .errors import ApoloError, IllegalArgumentError, InvalidInput, NotFoundError, PlatformUnreachable
+from .storage import CHUNK, FileStatus, child_uri
 
 if TYPE_CHECKING:
     from .core import AsyncApolo
@@ -45,6 +49,45 @@ class TransferProgress:
 
 
 ProgressCallback = Callable[[TransferProgress], None]
+LocalPath = Union[str, "os.PathLike[str]"]
+
+
+class TargetExists(ApoloError):
+    """The copy's destination exists and overwriting was not asked for (or cannot help: a folder
+    onto a file or the reverse). ``target``: the local ``Path`` or storage URI; ``clash``: True when
+    it is of the other kind (file vs folder), so ``overwrite`` would not help either;
+    ``target_is_dir``: what the target is."""
+
+    status = 409
+
+    def __init__(self, target: "Path | str", *, target_is_dir: bool, clash: bool = False):
+        what = ("is a folder; the source is a file" if target_is_dir else "is a file; the source is a folder") \
+            if clash else "exists"
+        super().__init__(f"{target} {what}", status=409)
+        self.target, self.target_is_dir, self.clash = target, target_is_dir, clash
+
+    def describe(self, shown: str) -> str:
+        """This refusal about ``shown`` (the target as the caller prints it), without the fix."""
+        return self.message.replace(str(self.target), shown, 1)
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """A checked copy between storage and local disk, decided before a byte moves.
+
+    ``direction``: ``"download"`` (storage -> local) or ``"upload"``. ``source``: the storage entry
+    (``FileStatus``, stat'ed once) of a download, the local ``Path`` of an upload. ``target``: the
+    local ``Path`` of a download, the canonical storage URI of an upload (after "into an existing
+    folder"). ``is_dir``: a folder copy. ``size``: bytes of a file source (None for folders).
+    ``replaces``: the target exists and will be overwritten.
+    """
+
+    direction: Literal["download", "upload"]
+    source: FileStatus | Path
+    target: Path | str
+    is_dir: bool
+    size: int | None
+    replaces: bool
 
 
 class _Tracker:
@@ -71,6 +114,73 @@ class Transfer:
     def __init__(self, api: "AsyncApolo", *, retries: int = 10):
         self._api = api
         self.retries = retries  # per file/chunk, like the CLI's 10 retries per chunk
+
+    # -- planning -------------------------------------------------------------------------------
+
+    async def resolve_copy(self, src: LocalPath, dst: LocalPath, *, overwrite: bool = False,
+                           into_dir: bool = True) -> CopyPlan:
+        """Check a copy between storage and local disk and say what it will do (``apolo cp``'s rules).
+
+        Exactly one of ``src``/``dst`` is a storage URI (a ``str`` starting ``storage:``, any of the
+        CLI's forms); the other a local path (``str`` or ``os.PathLike``). ``into_dir``: an existing
+        folder as ``dst`` receives ``src`` by name (``apolo cp``; False is ``apolo cp -T``).
+        ``overwrite``: an existing target file may be replaced (``apolo cp`` always replaces;
+        jupyter-apolo asks first). ``plan.is_dir`` tells a folder copy (the CLI's ``-r`` check is the
+        caller's, before ``copy``).
+
+        Platform calls: one ``GETFILESTATUS`` of the source (download) or of the target (upload; one
+        more when the target is a folder receiving ``src`` by name). Raises ``NotFoundError`` (missing
+        source, local or on storage), ``InvalidInput`` (both or neither side on storage), ``TargetExists``.
+        """
+        src_remote, dst_remote = _is_storage(src), _is_storage(dst)
+        if src_remote == dst_remote:
+            raise InvalidInput("copy between storage and local paths: one side storage:..., the other a local path")
+        if src_remote:
+            return await self._plan_download(str(src), Path(dst), overwrite, into_dir)
+        return await self._plan_upload(Path(src), str(dst), overwrite, into_dir)
+
+    async def _plan_download(self, src: str, dst: Path, overwrite: bool, into_dir: bool) -> CopyPlan:
+        st = await self._api.storage.stat(src)
+        target = dst / st.name if into_dir and dst.is_dir() else dst
+        exists = target.exists()
+        if exists and (st.is_dir != target.is_dir() or not overwrite):
+            raise TargetExists(target, target_is_dir=target.is_dir(), clash=st.is_dir != target.is_dir())
+        return CopyPlan("download", st, target, st.is_dir, None if st.is_dir else st.size, exists)
+
+    async def _plan_upload(self, src: Path, dst: str, overwrite: bool, into_dir: bool) -> CopyPlan:
+        if not src.exists():
+            raise NotFoundError(f"{src}: no such local file or folder")
+        is_dir = src.is_dir()
+        storage = self._api.storage
+        target = storage.normalize(dst)
+        existing = await storage.stat_or_none(target)
+        if existing is not None and existing.is_dir and into_dir:
+            target = child_uri(target, Path(os.path.abspath(src)).name)
+            existing = await storage.stat_or_none(target)
+        if existing is not None and (existing.is_dir != is_dir or not overwrite):
+            raise TargetExists(target, target_is_dir=existing.is_dir, clash=existing.is_dir != is_dir)
+        size = None if is_dir else src.stat().st_size
+        return CopyPlan("upload", src, target, is_dir, size, existing is not None)
+
+    async def copy(self, plan: CopyPlan, *, concurrency: int = 8, progress: ProgressCallback | None = None) -> int:
+        """Run ``plan`` (from ``resolve_copy``); returns the number of files copied. No platform call
+        repeats what the plan knows: a file download is one ``OPEN``, a folder download lists and
+        opens; missing local parent folders of a download's target are created. Raises what the
+        transfers raise (``ApoloError``, ``OSError``); files already copied stay, none is left
+        half-written."""
+        if plan.direction == "download":
+            assert isinstance(plan.source, FileStatus) and isinstance(plan.target, Path)
+            await asyncio.to_thread(plan.target.parent.mkdir, parents=True, exist_ok=True)
+            if plan.is_dir:
+                return await self._download_tree(plan.source.uri, plan.target, concurrency, progress)
+            await self._download(plan.source.uri, plan.source.size, plan.target,
+                                 _Tracker(progress, plan.source.size, 1))
+            return 1
+        assert isinstance(plan.source, Path) and isinstance(plan.target, str)
+        if plan.is_dir:
+            return await self._upload_tree(plan.source, plan.target, concurrency, progress)
+        await self._upload(plan.source, plan.target, _Tracker(progress, plan.size, 1))
+        return 1
 
     # -- download -------------------------------------------------------------------------------
 
@@ -169,10 +279,13 @@ class Transfer:
         overhead once the link is busy). Returns the number of files downloaded.
         Raises ``NotFoundError`` for a missing ``src``; the first file error after the others finish.
         """
-        storage = self._api.storage
-        root = storage.normalize(src)
-        if not (await storage.stat(root)).is_dir:
+        root = self._api.storage.normalize(src)
+        if not (await self._api.storage.stat(root)).is_dir:
             raise IllegalArgumentError(f"Not a directory: '{root}'. Use download_file.", status=None, errno=20)
+        return await self._download_tree(root, Path(dst), concurrency, progress)
+
+    async def _download_tree(self, root: str, dst: Path, concurrency: int, progress: ProgressCallback | None) -> int:
+        storage = self._api.storage
         tracker = _Tracker(progress)
         queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)  # bounded: constant memory on huge trees
 
@@ -190,28 +303,28 @@ class Transfer:
         async def job(st, local: Path) -> None:  # type: ignore[no-untyped-def]
             await self._download(st.uri, st.size, local, tracker)
 
-        return await _run_pool(walk(root, Path(dst)), queue, job, concurrency)
+        return await _run_pool(walk(root, dst), queue, job, concurrency)
 
     # -- upload ---------------------------------------------------------------------------------
 
-    async def upload_file(self, src: str | os.PathLike[str], dst: str, *, progress: ProgressCallback | None = None,
-                          _tracker: _Tracker | None = None) -> str:
+    async def upload_file(self, src: LocalPath, dst: str, *, progress: ProgressCallback | None = None) -> str:
         """Upload local file ``src`` to storage ``dst`` (an existing storage directory: into it by
         name), overwriting. Returns the storage URI. Raises ``FileNotFoundError``,
         ``IsADirectoryError`` locally; platform errors as mapped."""
-        storage = self._api.storage
         path = Path(src)
         if path.is_dir():
             raise IsADirectoryError(f"{path} is a directory: use upload_tree")
         size = path.stat().st_size
-        dst_uri = storage.normalize(dst)
-        if _tracker is None:
-            try:
-                if (await storage.stat(dst_uri)).is_dir:
-                    dst_uri = child_uri(dst_uri, path.name)
-            except ApoloError:
-                pass
-        tracker = _tracker or _Tracker(progress, size, 1)
+        dst_uri = self._api.storage.normalize(dst)
+        existing = await self._api.storage.stat_or_none(dst_uri)
+        if existing is not None and existing.is_dir:
+            dst_uri = child_uri(dst_uri, path.name)
+        await self._upload(path, dst_uri, _Tracker(progress, size, 1))
+        return dst_uri
+
+    async def _upload(self, path: Path, dst_uri: str, tracker: _Tracker) -> None:
+        """Send local file ``path`` as exactly ``dst_uri`` (``CREATE`` then ``WRITE`` chunks)."""
+        storage = self._api.storage
         url = await storage.http_url(dst_uri)
         with open(path, "rb") as f:
             first = f.read(CHUNK)
@@ -224,17 +337,18 @@ class Transfer:
                 offset += len(chunk)
                 tracker.add_bytes(len(chunk), str(path))
         tracker.file_done(str(path))
-        return dst_uri
 
     async def upload_tree(self, src: str | os.PathLike[str], dst: str, *, concurrency: int = 8,
                           progress: ProgressCallback | None = None) -> int:
         """Upload local directory ``src`` as storage directory ``dst`` (``apolo cp -r -T``):
         directories created (``MKDIRS``), files overwritten. Returns the number of files."""
-        storage = self._api.storage
         root = Path(src)
         if not root.is_dir():
             raise NotADirectoryError(f"{root} is not a directory: use upload_file")
-        dst_uri = storage.normalize(dst)
+        return await self._upload_tree(root, self._api.storage.normalize(dst), concurrency, progress)
+
+    async def _upload_tree(self, root: Path, dst_uri: str, concurrency: int, progress: ProgressCallback | None) -> int:
+        storage = self._api.storage
         tracker = _Tracker(progress)
         queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)
 
@@ -250,12 +364,16 @@ class Transfer:
                 await walk(*sub)
 
         async def job(path: Path, uri: str) -> None:
-            await self.upload_file(path, uri, _tracker=tracker)
+            await self._upload(path, uri, tracker)
 
         return await _run_pool(walk(root, dst_uri), queue, job, concurrency)
 
 
 _STOP = object()
+
+
+def _is_storage(location: LocalPath) -> bool:
+    return isinstance(location, str) and location.startswith("storage:")
 
 
 async def _run_pool(producer: Awaitable[None], queue: asyncio.Queue, job: Callable[..., Awaitable[None]],

@@ -14,6 +14,8 @@ import re
 from typing import Iterable, NamedTuple, Union
 from urllib.parse import quote, unquote
 
+from .errors import InvalidInput
+
 CLUSTER_SCHEMES = ("storage", "image", "job", "secret", "disk", "blob", "flow")  # sdk _url_utils
 SHARE_SCHEMES = ("storage", "image", "job", "blob", "role", "secret", "disk", "flow")  # cli utils.SHARE_SCHEMES
 _PATH_SAFE = "/@:!$&'()*+,;=~"  # yarl's path quoting: unreserved + sub-delims + ":@"
@@ -36,7 +38,7 @@ def _scope(scope: ScopeLike) -> Scope:
         return Scope(*scope)
     cluster, org, project = getattr(scope, "cluster"), getattr(scope, "org"), getattr(scope, "project")
     if not cluster or not project:
-        raise ValueError("The current cluster/project is not known yet: open the client first (AsyncApolo) "
+        raise InvalidInput("The current cluster/project is not known yet: open the client first (AsyncApolo) "
                          "or pass cluster and project explicitly.")
     return Scope(cluster, org, project)
 
@@ -57,15 +59,15 @@ def normalize_uri(text: str, scope: ScopeLike, *, allowed_schemes: Iterable[str]
     allowed = tuple(allowed_schemes)
     m = _SCHEME.fullmatch(text)
     if not m or len(m.group(1)) == 1:  # "C:/path" is a Windows path in the SDK, not a scheme
-        raise ValueError(f"URI Scheme not specified. Please specify one of {', '.join(allowed)}.")
+        raise InvalidInput(f"URI Scheme not specified. Please specify one of {', '.join(allowed)}.")
     scheme, rest = m.group(1).lower(), m.group(2)
     if allowed and scheme not in allowed:
         names = ", ".join(f"'{s}:'" for s in allowed)
-        raise ValueError(f"Invalid scheme '{scheme}:' (only {names} {'are' if len(allowed) > 1 else 'is'} allowed)")
+        raise InvalidInput(f"Invalid scheme '{scheme}:' (only {names} {'are' if len(allowed) > 1 else 'is'} allowed)")
     if "#" in text:
-        raise ValueError(f"Fragment part is not allowed in {scheme} URI. Use '%23' to quote '#' in path.")
+        raise InvalidInput(f"Fragment part is not allowed in {scheme} URI. Use '%23' to quote '#' in path.")
     if "?" in text:
-        raise ValueError(f"Query part is not allowed in {scheme} URI. Use '%3F' to quote '?' in path.")
+        raise InvalidInput(f"Query part is not allowed in {scheme} URI. Use '%3F' to quote '?' in path.")
     host = ""
     if rest.startswith("//"):
         host, slash, path = rest[2:].partition("/")
@@ -73,19 +75,19 @@ def normalize_uri(text: str, scope: ScopeLike, *, allowed_schemes: Iterable[str]
         userinfo, at, hostport = host.rpartition("@")
         if at:
             if ":" in userinfo:
-                raise ValueError(f"Password is not allowed in {scheme} URI")
-            raise ValueError(f"User is not allowed in {scheme} URI.")
+                raise InvalidInput(f"Password is not allowed in {scheme} URI")
+            raise InvalidInput(f"User is not allowed in {scheme} URI.")
         if ":" in hostport:
-            raise ValueError(f"Port is not allowed in {scheme} URI")
+            raise InvalidInput(f"Port is not allowed in {scheme} URI")
         host = unquote(hostport).lower()
     else:
         path = rest
     path = unquote(path)
     if (host or path.lstrip("/")).startswith("~"):
-        raise ValueError(f"Cannot expand user for {text}")
+        raise InvalidInput(f"Cannot expand user for {text}")
     if not host:
         if scheme not in CLUSTER_SCHEMES:
-            raise ValueError(f"Absolute URI is required for scheme {scheme}")
+            raise InvalidInput(f"Absolute URI is required for scheme {scheme}")
         s = _scope(scope)
         host = s.cluster
         if path.startswith("/"):
@@ -96,7 +98,7 @@ def normalize_uri(text: str, scope: ScopeLike, *, allowed_schemes: Iterable[str]
             path = f"{s.org}/{path}"
         path = "/" + path
     if scheme == "image" and ":" in path:
-        raise ValueError("tag is not allowed")
+        raise InvalidInput("tag is not allowed")
     return f"{scheme}://{host}{quote_path(path)}"
 
 
@@ -131,5 +133,5 @@ def storage_path(uri: str) -> str:
     """The decoded path (``/o/p/dir/file``) a canonical ``storage://`` URI names."""
     scheme, _, path = split_uri(uri)
     if scheme != "storage":
-        raise ValueError(f"Invalid storage scheme '{scheme}:' (only 'storage:' is allowed)")
+        raise InvalidInput(f"Invalid storage scheme '{scheme}:' (only 'storage:' is allowed)")
     return path or "/"

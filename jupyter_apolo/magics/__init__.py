@@ -1,9 +1,9 @@
 """``%apolo``: IPython magics for the Apolo platform (``%load_ext jupyter_apolo``).
 
 Modules: ``core`` (``ApoloMagics``: settings, router, error printing), ``parser`` (argparse that
-raises ``UsageError``), ``display`` (result tables), one module per command group (``jobs``,
-``sharing``, ``storage``; ``notebooks`` belongs to the notebooks workflow) and ``autoload``
-(registering the magics in every kernel a Jupyter server starts, when it asks for it).
+raises ``UsageError``) and one module per command group (``jobs``, ``sharing``, ``storage``,
+``notebooks``). Result objects and wording come from ``jupyter_apolo.display``; registering the
+magics in every kernel a Jupyter server starts is ``jupyter_apolo.kernel``'s.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def load_ipython_extension(ipython: Any) -> None:
     """Register ``%apolo``/``%%apolo`` in ``ipython`` and make ``%config ApoloMagics`` work.
 
     Loading twice keeps one instance (IPython only calls this once per ``%load_ext``; the
-    autoload hook may call it again).
+    kernel startup hook may call it again).
     """
     if any(isinstance(c, ApoloMagics) for c in ipython.configurables):
         return

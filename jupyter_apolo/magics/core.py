@@ -18,11 +18,10 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Int, List, Unicode, observe
 
-from ..client import Apolo, ApoloError, resolve_config
+from ..client import Apolo, ApoloError, InvalidInput, resolve_config
+from ..display import DEFAULT_JOB_COLUMNS
 from .errors import CommandError, one_line
 from .parser import HelpShown
-
-DEFAULT_PS_COLUMNS = ["id", "name", "status", "when", "image", "owner", "command"]
 
 
 @magics_class
@@ -38,12 +37,15 @@ class ApoloMagics(Magics):
     cluster = Unicode("", help="Cluster to work in; empty: the login's current cluster.").tag(config=True)
     org = Unicode("", help="Organisation to work in; empty: the login's current org.").tag(config=True)
     project = Unicode("", help="Project to work in; empty: the login's current project.").tag(config=True)
-    ps_columns = List(Unicode(), default_value=DEFAULT_PS_COLUMNS,
+    ps_columns = List(Unicode(), default_value=DEFAULT_JOB_COLUMNS,
                       help="Columns of `%apolo ps`: any of id, name, status, when, created, image, owner, "
                            "project, preset, tags, command, uri, http_url, description.").tag(config=True)
     progress = Bool(True, help="Show a progress bar for `%apolo cp`.").tag(config=True)
     display_limit = Int(100, help="Rows rendered by result tables; results still hold every item (iterate them).").tag(config=True)
     raise_errors = Bool(False, help="Raise platform errors as exceptions instead of printing one line.").tag(config=True)
+
+    #: How a capped result table tells the user to see the rest (``display.Table.more_hint``).
+    more_hint = "iterate the result, or raise %config ApoloMagics.display_limit"
 
     def __init__(self, shell: Any = None, **kwargs: Any):
         super().__init__(shell=shell, **kwargs)
@@ -120,7 +122,7 @@ class ApoloMagics(Magics):
             return handler(self, rest)
         except HelpShown:
             return None
-        except ValueError as exc:  # the client's verdict on a typed URI, action or user name
+        except InvalidInput as exc:  # the client's verdict on a typed URI, action or user name
             raise UsageError(f"%apolo {name}: {one_line(exc)}") from None
         except (ApoloError, CommandError, OSError) as exc:
             if self.raise_errors:

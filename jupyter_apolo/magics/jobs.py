@@ -2,51 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import codecs
-import os
 import argparse
-import queue
+import codecs
 import shlex
 import sys
-from typing import Any, Iterator
+from typing import Any
 
-from ..client import ApoloError
-from ..client.jobs import Volume, parse_life_span
-from ..client.sync import background_loop
-from .display import Message, Record, Table
+from ..client import ApoloError, InvalidInput
+from ..client.jobs import Volume, current_job, parse_life_span
+from ..display import Message, Record, Table, job_columns, job_details
 from .errors import CommandError, one_line
 from .parser import arg, command
 
 SUBCOMMANDS: dict = {}
-
-# `%apolo ps` columns: name -> (header, Job -> value). `ApoloMagics.ps_columns` picks among them.
-PS_COLUMNS: dict[str, tuple[str, Any]] = {
-    "id": ("ID", lambda j: j.id),
-    "name": ("NAME", lambda j: j.name),
-    "status": ("STATUS", lambda j: j.status),
-    "when": ("WHEN", lambda j: j.created_at),
-    "created": ("CREATED", lambda j: j.created_at),
-    "image": ("IMAGE", lambda j: j.image),
-    "owner": ("OWNER", lambda j: j.owner),
-    "project": ("PROJECT", lambda j: j.project),
-    "preset": ("PRESET", lambda j: j.preset_name),
-    "tags": ("TAGS", lambda j: j.tags),
-    "command": ("COMMAND", lambda j: j.command),
-    "uri": ("URI", lambda j: j.uri),
-    "http_url": ("HTTP URL", lambda j: j.http_url),
-    "description": ("DESCRIPTION", lambda j: j.raw.get("description")),
-}
-
-
-def ps_columns(names: list[str]) -> list[tuple[str, Any]]:
-    """The table columns for ``names`` (keys of ``PS_COLUMNS``); ``CommandError`` naming an unknown one."""
-    unknown = [n for n in names if n not in PS_COLUMNS]
-    if unknown:
-        raise CommandError(f"unknown ps column(s) {', '.join(unknown)}; choose from {', '.join(PS_COLUMNS)} "
-                           "(%config ApoloMagics.ps_columns = [...])")
-    return [PS_COLUMNS[n] for n in names]
-
 
 class JobList(Table):
     """The jobs ``%apolo ps`` found: a sequence of ``jupyter_apolo.client.Job`` (``len``, iterate,
@@ -86,12 +54,15 @@ class JobList(Table):
 @arg("--recent-first", action="store_true", help="newest first")
 @arg("--columns", metavar="COLS", help="comma-separated columns for this listing (default: ApoloMagics.ps_columns)")
 def ps(magics: Any, args: Any) -> JobList:
-    columns = ps_columns(args.columns.split(",") if args.columns else list(magics.ps_columns))
+    try:
+        columns = job_columns(args.columns.split(",") if args.columns else list(magics.ps_columns))
+    except InvalidInput as exc:
+        raise CommandError(f"{exc} (%config ApoloMagics.ps_columns = [...])") from None
     statuses: tuple | list | None = () if args.all else (args.status or None)
     jobs = magics.api.jobs.list(statuses=statuses, name=args.name, owners=args.owner, tags=args.tag,
                                 since=args.since, until=args.until, projects=args.project,
                                 all_projects=args.all_projects, reverse=args.recent_first)
-    return JobList(jobs, columns, limit=magics.display_limit, empty="No jobs found.")
+    return JobList(jobs, columns, limit=magics.display_limit, empty="No jobs found.", more_hint=magics.more_hint)
 
 
 def command_string(cmd: list[str]) -> str | None:
@@ -125,12 +96,12 @@ def command_string(cmd: list[str]) -> str | None:
 @arg("image", metavar="IMAGE", help="a Docker image, e.g. ubuntu or python:3.11")
 @arg("cmd", nargs=argparse.REMAINDER, metavar="-- CMD...", help="the command to run")
 def run(magics: Any, args: Any) -> Record:
-    # ValueError (bad input, nothing started) becomes the router's one-line UsageError
+    # InvalidInput (bad input, nothing started) becomes the router's one-line UsageError
     env = {}
     for item in args.env:
         var, sep, value = item.partition("=")
         if not sep or not var:
-            raise ValueError(f"invalid --env {item!r}: use VAR=VALUE")
+            raise InvalidInput(f"invalid --env {item!r}: use VAR=VALUE")
         env[var] = value
     volumes = [Volume.parse(spec) for spec in args.volume]
     life_span = parse_life_span(args.life_span)
@@ -149,15 +120,7 @@ def run(magics: Any, args: Any) -> Record:
 @arg("job", metavar="JOB", nargs="?", help="job id, name or URI (default: this job, inside a platform job)")
 def status(magics: Any, args: Any) -> Record:
     job = magics.api.jobs.get(this_job(args.job))
-    history = job.raw.get("history") or {}
-    return Record(job, [
-        ("Job", job.id), ("Name", job.name), ("Owner", job.owner), ("Project", job.project),
-        ("Status", job.status), ("Reason", history.get("reason")), ("Description", history.get("description")),
-        ("Exit code", history.get("exit_code")), ("Image", job.image), ("Command", job.command),
-        ("Preset", job.preset_name), ("Tags", job.tags), ("Created", job.created_at),
-        ("Started", history.get("started_at")), ("Finished", history.get("finished_at")),
-        ("Http URL", job.http_url), ("URI", job.uri),
-    ], title=f"Job {job.id}")
+    return Record(job, job_details(job), title=f"Job {job.id}")
 
 
 @command(SUBCOMMANDS, "logs", "Print a job's log, like `apolo logs JOB`; follows a running job until it ends "
@@ -167,36 +130,10 @@ def status(magics: Any, args: Any) -> Record:
 @arg("--timestamps", action="store_true", help="prefix each line with its time")
 def logs(magics: Any, args: Any) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    for chunk in follow(magics.api, this_job(args.job), since=args.since, timestamps=args.timestamps):
+    for chunk in magics.api.jobs.logs(this_job(args.job), since=args.since, timestamps=args.timestamps):
         sys.stdout.write(decoder.decode(chunk))
         sys.stdout.flush()
     sys.stdout.write(decoder.decode(b"", final=True))
-
-
-def follow(api: Any, job: str, **kw: Any) -> Iterator[bytes]:
-    """``api.aio.jobs.logs(job, **kw)`` as a blocking iterator that a kernel interrupt (SIGINT)
-    stops cleanly: the log stream's task on the client's loop is cancelled, closing its websocket.
-
-    (The sync facade's ``api.jobs.logs`` cannot be interrupted mid-wait yet: its ``aclose`` then
-    fails with "asynchronous generator is already running".) Raises what the stream raises.
-    """
-    chunks: queue.SimpleQueue = queue.SimpleQueue()
-    done = object()
-
-    async def pump() -> None:
-        try:
-            async for chunk in api.aio.jobs.logs(job, **kw):
-                chunks.put(chunk)
-        finally:
-            chunks.put(done)
-
-    future = asyncio.run_coroutine_threadsafe(pump(), background_loop())
-    try:
-        while (chunk := chunks.get()) is not done:
-            yield chunk
-        future.result()
-    finally:
-        future.cancel()
 
 
 @command(SUBCOMMANDS, "kill", "Kill jobs, like `apolo kill JOB...`; shows each id killed.")
@@ -225,7 +162,7 @@ def this_job(ref: str | None) -> str:
     """
     if ref:
         return ref
-    job_id = os.environ.get("NEURO_JOB_ID")
-    if not job_id:
+    this = current_job()
+    if this is None:
         raise CommandError("give a job (id, name or job: URI); outside a platform job there is no 'this job'")
-    return job_id
+    return this.id

@@ -13,7 +13,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..client.sync import run
+from ..client import InvalidInput
 from ..notebooks import GitError, GitRepo, ProjectError, workflow
 from ..notebooks.sync import PULL, PUSH, Plan, Result
 from .parser import arg, command
@@ -84,10 +84,10 @@ def _sync(magics: Any, args: Any, direction: str, dry_run: bool) -> SyncReport:
     settings = workflow.SyncSettings(remote=args.remote, local=args.local)
     progress = _Progress(magics) if not dry_run else None
     try:
-        plan, result = run(workflow.sync(magics.api.aio, path, direction, settings, dry_run=dry_run,
-                                         delete=args.delete if not dry_run else False,
-                                         progress=progress.update if progress else None))
-    except (ProjectError, ValueError) as exc:
+        plan, result = magics.api.call(lambda aio: workflow.sync(
+            aio, path, direction, settings, dry_run=dry_run, delete=args.delete if not dry_run else False,
+            progress=progress.update if progress else None))
+    except (ProjectError, InvalidInput) as exc:
         raise UsageError(f"%apolo notebooks {direction}: {exc}") from None
     finally:
         if progress:

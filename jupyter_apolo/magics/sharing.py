@@ -6,43 +6,17 @@ grantee can now do with the resource (reference §3.6, §6.6, §6.7).
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from ..client import short_uri
-from .display import Message, Table
+from ..client.jobs import current_job
+from ..client.permissions import ACTIONS
+from ..display import Message, Table, share_lines
 from .parser import arg, command
 
 SUBCOMMANDS: dict = {}
-ACTIONS = ("read", "write", "manage")
-JOB_ID = re.compile(r"job-[0-9a-z]{8}(-[0-9a-z]{4}){3}-[0-9a-z]{12}\Z")
-
-# What each level adds, per scheme (reference §3.6 "Job grants", §4, §6.6, §6.7).
-CAPABILITIES = {
-    "job": {
-        "read": "see this job (status, logs, and its environment, including a token passed with --pass-config) "
-                "and open its web UI: for a notebook job, open your notebook",
-        "write": "also kill it and exec into it: for a notebook job, change your notebooks on storage "
-                 "(the job mounts them read-write)",
-        "manage": "also re-share it with others and revoke their access",
-    },
-    "storage": {
-        "read": "list and download these files",
-        "write": "also upload, change, move and delete them",
-        "manage": "also re-share them with others and revoke their access",
-    },
-}
-GENERIC = {"read": "use it read-only", "write": "also change it", "manage": "also re-share it with others"}
-
-
-def capabilities(scheme: str, action: str) -> str:
-    """A sentence (no subject) saying what ``action`` on a ``scheme`` resource allows, cumulatively."""
-    table = CAPABILITIES.get(scheme, GENERIC)
-    levels = ACTIONS[: ACTIONS.index(action) + 1]
-    return "; ".join(table[level] for level in levels)
 
 
 @command(SUBCOMMANDS, "share", "Share a resource with a user or role, like `apolo share URI USER {read|write|manage}`.\n"
@@ -55,14 +29,7 @@ def share(magics: Any, args: Any) -> Message:
         raise UsageError(f"%apolo share: invalid action {action!r}: use one of 'read', 'write', 'manage'")
     api = magics.api
     result = api.permissions.share(uri, user, action)
-    short = short_uri(result.uri, api.config)
-    scheme = result.uri.partition(":")[0]
-    lines = [f"Shared {short} with {user}: {result.action}."]
-    if result.higher:
-        lines[0] = f"{user} already has {result.action} on {short} (higher than {action}); nothing lowered."
-    lines.append(f"{user} can {capabilities(scheme, result.action)}.")
-    if scheme == "job" and not JOB_ID.search(result.uri):
-        lines.append(f"Note: {short} names jobs by name: it covers every run with that name, past and future.")
+    lines = share_lines(result, short_uri(result.uri, api.config))
     return Message("\n".join(lines), uri=result.uri, user=user, action=result.action, requested=action,
                    higher=result.higher)
 
@@ -91,7 +58,7 @@ def acl(magics: Any, args: Any) -> Table:
     columns = [("URI", show), ("ACTION", lambda p: p.action)]
     if args.shared:
         columns.append(("USER", lambda p: p.user))
-    return Table(perms, columns, limit=magics.display_limit,
+    return Table(perms, columns, limit=magics.display_limit, more_hint=magics.more_hint,
                  empty="Nothing shared." if args.shared else "No permissions.")
 
 
@@ -101,9 +68,9 @@ def _uri_user(words: list[str], full: int, usage: str) -> list[str]:
     if len(words) == full:
         return words
     if len(words) == full - 1:
-        job_id = os.environ.get("NEURO_JOB_ID")
-        if job_id:
-            return [f"job:{job_id}", *words]
+        this = current_job()
+        if this is not None:
+            return [this.uri, *words]
         raise UsageError(f"{usage}: give the resource URI (e.g. job:ID or storage:PATH); "
                          "only inside a platform job does it default to this job")
     raise UsageError(f"usage: {usage}")

@@ -17,8 +17,9 @@ from urllib.parse import unquote, urlparse
 
 from ..client import NotFoundError, short_uri
 from ..client.storage import child_uri
+from ..client.transfer import TargetExists
 from ..client.uris import split_uri
-from .display import Message, Table
+from ..display import Message, Table, file_columns
 from .errors import CommandError
 from .parser import arg, command
 from .progress import progress_bar
@@ -70,17 +71,8 @@ def ls(magics: Any, args: Any) -> FileList:
             raise _not_found(uri) from None
     many = args.directory or len(args.uris) > 1
     name = (lambda st: short_uri(st.uri, api.config)) if many else (lambda st: st.name)
-    columns = [("NAME", name)]
-    if args.long:
-        columns = [("TYPE", lambda st: st.type.lower()), ("PERMISSION", lambda st: st.permission),
-                   ("SIZE", lambda st: st.size), ("MODIFIED", lambda st: _time(st.modified))] + columns
-    return FileList(items, columns, limit=magics.display_limit, empty="(empty)")
-
-
-def _time(epoch: int) -> Any:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc) if epoch else None
+    return FileList(items, file_columns(args.long, name), limit=magics.display_limit, empty="(empty)",
+                    more_hint=magics.more_hint)
 
 
 @command(SUBCOMMANDS, "mkdir", "Make storage folders, like `apolo mkdir [-p] URI...`.")
@@ -124,7 +116,7 @@ def mv(magics: Any, args: Any) -> Message:
         target = None
     if target is not None and target.is_dir:
         dst = child_uri(dst, posixpath.basename(split_uri(src)[2].rstrip("/")))
-        target = _stat_or_none(api, dst)
+        target = api.storage.stat_or_none(dst)
     if target is not None:
         raise CommandError(f"{short_uri(dst, api.config)} exists: remove it first (`%apolo rm`), nothing was moved")
     try:
@@ -156,58 +148,31 @@ def cp(magics: Any, args: Any) -> Message:
     for src in sources:
         with (show(f"{Path(src).name or src}") if show else nullcontext()) as callback:
             if download:
-                target, n = _download(api, src, _local(dest), args, callback)
+                target, n = _copy(api, src, _local(dest), args, callback)
                 lines.append(f"Downloaded {src} -> {target}")
             else:
-                target, n = _upload(api, _local(src), dest, args, callback)
+                target, n = _copy(api, _local(src), dest, args, callback)
                 lines.append(f"Uploaded {src} -> {short_uri(target, api.config)}")
             files += n
     lines.append(f"{files} file(s) copied.")
     return Message("\n".join(lines), files=files)
 
 
-def _download(api: Any, src: str, dest: Path, args: Any, callback: Any) -> tuple[Path, int]:
+def _copy(api: Any, src: Any, dst: Any, args: Any, callback: Any) -> tuple[Any, int]:
+    """Plan then run one copy (``Transfer.resolve_copy``/``copy``), in the CLI's words on refusal."""
     try:
-        st = api.storage.stat(src)
+        plan = api.transfer.resolve_copy(src, dst, overwrite=args.force, into_dir=not args.no_target_directory)
     except NotFoundError:
+        if isinstance(src, Path):
+            raise CommandError(f"{src}: no such local file or folder") from None
         raise _not_found(src) from None
-    target = dest
-    if dest.is_dir() and not args.no_target_directory:
-        target = dest / st.name
-    if st.is_dir and not args.recursive:
+    except TargetExists as exc:
+        shown = exc.describe(str(exc.target) if isinstance(exc.target, Path) else short_uri(exc.target, api.config))
+        fix = "choose another destination" if exc.clash else "pass -f to overwrite it"
+        raise CommandError(f"{shown}: {fix} (nothing was copied)") from None
+    if plan.is_dir and not args.recursive:
         raise CommandError(f"{src} is a folder: use `%apolo cp -r`")
-    if target.exists() and not args.force:
-        raise CommandError(f"{target} exists: pass -f to overwrite it (nothing was copied)")
-    if st.is_dir:
-        return target, api.transfer.download_tree(st.uri, target, progress=callback)
-    if not target.parent.is_dir():
-        raise CommandError(f"{target.parent} is not a local folder")
-    api.transfer.download_file(st.uri, target, progress=callback)
-    return target, 1
-
-
-def _upload(api: Any, src: Path, dest: str, args: Any, callback: Any) -> tuple[str, int]:
-    if not src.exists():
-        raise CommandError(f"{src}: no such local file or folder")
-    if src.is_dir() and not args.recursive:
-        raise CommandError(f"{src} is a folder: use `%apolo cp -r`")
-    target = api.storage.normalize(dest)
-    existing = _stat_or_none(api, target)
-    if existing is not None and existing.is_dir and not args.no_target_directory:
-        target = child_uri(target, src.resolve().name)
-        existing = _stat_or_none(api, target)
-    if existing is not None and not args.force:
-        raise CommandError(f"{short_uri(target, api.config)} exists: pass -f to overwrite it (nothing was copied)")
-    if src.is_dir():
-        return target, api.transfer.upload_tree(src, target, progress=callback)
-    return api.transfer.upload_file(src, target, progress=callback), 1
-
-
-def _stat_or_none(api: Any, uri: str) -> Any:
-    try:
-        return api.storage.stat(uri)
-    except NotFoundError:
-        return None
+    return plan.target, api.transfer.copy(plan, progress=callback)
 
 
 def _is_storage(text: str) -> bool:

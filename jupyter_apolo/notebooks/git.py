@@ -187,7 +187,7 @@ class GitRepo:
         (e.g. a pre-commit hook rejected it; its output is in the error).
         """
         if not message or not message.strip():
-            raise GitError("a commit message is required: %apolo commit -m \"what changed\"")
+            raise GitError("a commit message is required: say what changed")
         self.identity()
         paths = list(paths)
         if paths:

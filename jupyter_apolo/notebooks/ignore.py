@@ -18,6 +18,8 @@ except ImportError:  # Python 3.10
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .project import ProjectError
+
 DEFAULT_IGNORE_FILES = (".apoloignore", ".neuroignore")
 ALWAYS_EXCLUDED = (".ipynb_checkpoints",)
 
@@ -72,7 +74,7 @@ def project_filter(project_root: Path, sync_root: Path) -> FileFilter:
     """Rules for syncing ``sync_root`` (a folder inside ``project_root``): cp-exclude plus ignore files
     in ``sync_root``'s parents up to ``project_root`` and inside ``sync_root``.
 
-    Raises ``ValueError`` naming the file when the TOML is invalid.
+    Raises ``ProjectError`` naming the file when the TOML is invalid.
     """
     flt = FileFilter()
     section = _storage_section(project_root)
@@ -102,7 +104,7 @@ def _storage_section(project_root: Path) -> dict:
             try:
                 return tomllib.loads(path.read_text(encoding="utf-8")).get("storage", {})
             except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"{path} is not valid TOML: {exc}") from None
+                raise ProjectError(f"{path} is not valid TOML: {exc}") from None
     return {}
 
 

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
+from ..client.errors import InvalidInput
 from .ignore import FileFilter
 from .manifest import Entry, Manifest
 
@@ -181,10 +182,10 @@ class NotebookSync:
     # -- plan -------------------------------------------------------------------------------------
 
     async def plan(self, direction: str = PULL) -> Plan:
-        """Compare storage, disk and the manifest. Raises ``ValueError`` for an unknown ``direction`` and the
+        """Compare storage, disk and the manifest. Raises ``InvalidInput`` for an unknown ``direction`` and the
         client's errors (e.g. ``AuthorizationError``) when storage cannot be listed."""
         if direction not in (PULL, PUSH):
-            raise ValueError(f"direction must be {PULL!r} or {PUSH!r}, not {direction!r}")
+            raise InvalidInput(f"direction must be {PULL!r} or {PUSH!r}, not {direction!r}")
         listed_at = int(await self.remote.server_time())  # storage's clock: this machine's may be skewed
         remote = await self.remote.list_files(lambda rel: self._skip(rel, True))
         remote = {p: f for p, f in remote.items() if not self._skip(p)}

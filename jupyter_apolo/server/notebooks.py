@@ -21,20 +21,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-from pathlib import Path
-from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.utils import url_path_join
 from tornado import web
 from traitlets import Bool, Int, Unicode
 from traitlets.config import Configurable
 
-from ..client.errors import ApoloError
-from ..notebooks import GitError, GitRepo, ProjectError, workflow
+from ..notebooks import GitRepo, workflow
 from ..notebooks.sync import DEFAULT_CONCURRENCY, PULL, PUSH
-from .handlers import ApoloHandler, JSONError, error_from_apolo
+from .base import ApoloHandler, JSONError, error_answer
 
 
 class ApoloNotebooks(Configurable):
@@ -51,42 +46,14 @@ class ApoloNotebooks(Configurable):
 
 
 class NotebooksHandler(ApoloHandler):
-    """Shared plumbing: the settings, paths confined to the server root, JSON bodies, error mapping."""
+    """The notebooks endpoints' shared reading of ``direction`` (settings: ``self.notebooks``)."""
 
-    def initialize(self, connection: Any, notebooks: ApoloNotebooks) -> None:  # type: ignore[override]
-        super().initialize(connection)
-        self.notebooks = notebooks
-
-    def local_path(self, rel: str | None) -> Path:
-        root = Path(self.settings.get("server_root_dir") or os.getcwd()).expanduser().resolve()
-        path = (root / (rel or "").lstrip("/")).resolve()
-        if path != root and root not in path.parents:
-            raise JSONError(400, f"path {rel!r} is outside the server's root directory")
-        return path
-
-    def body(self) -> dict:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise JSONError(400, "the request body must be JSON") from None
-        if not isinstance(data, dict):
-            raise JSONError(400, "the request body must be a JSON object")
-        return data
+    notebooks: ApoloNotebooks
 
     def direction(self, value: str | None) -> str:
         if (value or PULL) not in (PULL, PUSH):
             raise JSONError(400, f"direction must be 'pull' or 'push', not {value!r}")
         return value or PULL
-
-    async def guarded(self, coro):  # type: ignore[no-untyped-def]
-        try:
-            return await coro
-        except ProjectError as exc:
-            raise JSONError(400, str(exc)) from None
-        except GitError as exc:
-            raise JSONError(409, str(exc).splitlines()[0], output=exc.output) from None
-        except ValueError as exc:
-            raise JSONError(400, str(exc)) from None
 
 
 class PlanHandler(NotebooksHandler):
@@ -96,7 +63,7 @@ class PlanHandler(NotebooksHandler):
         path = self.local_path(self.get_query_argument("path", ""))
         direction = self.direction(self.get_query_argument("direction", PULL))
         api = await self.connection.client()
-        plan = await self.guarded(workflow.plan(api, path, direction, self.notebooks.sync_settings()))
+        plan = await workflow.plan(api, path, direction, self.notebooks.sync_settings())
         self.write_json(plan.to_json())
 
 
@@ -104,14 +71,14 @@ class ApplyHandler(NotebooksHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.body()
+        body = self.json_body()
         path = self.local_path(body.get("path"))
         direction = self.direction(body.get("direction"))
         delete = body.get("delete", False)
         if not isinstance(delete, (bool, list)):
             raise JSONError(400, "delete must be true, false or a list of paths")
         api = await self.connection.client()
-        _, syncer = await self.guarded(_async(workflow.open_sync, api, path, self.notebooks.sync_settings()))
+        _, syncer = workflow.open_sync(api, path, self.notebooks.sync_settings())
         plan = await syncer.plan(direction)
         self.set_header("Content-Type", "application/x-ndjson")
 
@@ -121,9 +88,14 @@ class ApplyHandler(NotebooksHandler):
 
         try:
             result = await syncer.apply(plan, delete=delete, progress=progress)
-            self.write(json.dumps({"event": "result", **result.to_json()}) + "\n")
-        except ApoloError as exc:
-            self.write(json.dumps({"event": "error", "error": error_from_apolo(exc).message}) + "\n")
+            last = {"event": "result", **result.to_json()}
+        except Exception as exc:  # noqa: BLE001 - the stream must end with one result or error event
+            answer = error_answer(exc)
+            if answer is None:
+                self.log.exception("apolo: notebooks apply failed")
+            last = {"event": "error", "error": answer.message if answer else
+                    f"Unexpected {type(exc).__name__} during the apply; see the server log. Re-plan to resume."}
+        self.write(json.dumps(last) + "\n")
         self.finish()
 
 
@@ -137,7 +109,7 @@ class GitStatusHandler(NotebooksHandler):
             repo = GitRepo(path)
             return {"root": str(repo.root), "files": [s.__dict__ for s in repo.status([path])]}
 
-        self.write_json(await self.guarded(asyncio.to_thread(status)))
+        self.write_json(await asyncio.to_thread(status))
 
 
 class DiffHandler(NotebooksHandler):
@@ -145,14 +117,14 @@ class DiffHandler(NotebooksHandler):
     @authorized
     async def get(self) -> None:
         path = self.local_path(self.get_query_argument("path"))
-        self.write_json(await self.guarded(asyncio.to_thread(lambda: GitRepo(path).diff(path))))
+        self.write_json(await asyncio.to_thread(lambda: GitRepo(path).diff(path)))
 
 
 class CommitHandler(NotebooksHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.body()
+        body = self.json_body()
         paths = [self.local_path(p) for p in body.get("paths") or []]
         if not paths:
             raise JSONError(400, "paths: name the files or folders to commit")
@@ -162,27 +134,19 @@ class CommitHandler(NotebooksHandler):
             done = GitRepo(paths[0]).commit(str(body.get("message") or ""), paths, clear_outputs=clear)
             return {"sha": done.sha, "summary": done.summary, "files": done.files, "output": done.output}
 
-        self.write_json(await self.guarded(asyncio.to_thread(commit)))
+        self.write_json(await asyncio.to_thread(commit))
 
 
 class PushHandler(NotebooksHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.body()
+        body = self.json_body()
         path = self.local_path(body.get("path"))
-        output = await self.guarded(asyncio.to_thread(lambda: GitRepo(path).push(body.get("remote") or None)))
+        output = await asyncio.to_thread(lambda: GitRepo(path).push(body.get("remote") or None))
         self.write_json({"output": output})
 
 
-async def _async(fn, *args):  # type: ignore[no-untyped-def]
-    return fn(*args)
-
-
-def routes(base_url: str, settings: dict) -> list:
-    """Tornado route specs ``(pattern, handler, kwargs)`` under ``base_url`` (see the module docstring)."""
-    notebooks = ApoloNotebooks(parent=settings.get("serverapp"))
-    kwargs = {"connection": settings["jupyter_apolo.connection"], "notebooks": notebooks}
-    table = {"plan": PlanHandler, "apply": ApplyHandler, "status": GitStatusHandler, "diff": DiffHandler,
-             "commit": CommitHandler, "push": PushHandler}
-    return [(url_path_join(base_url, "apolo/notebooks", name), handler, kwargs) for name, handler in table.items()]
+#: ``apolo/notebooks/<name>`` -> handler (the route table in ``server/__init__.py`` mounts them).
+HANDLERS = {"plan": PlanHandler, "apply": ApplyHandler, "status": GitStatusHandler, "diff": DiffHandler,
+            "commit": CommitHandler, "push": PushHandler}

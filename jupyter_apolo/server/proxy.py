@@ -38,9 +38,9 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..client import ApoloError, AsyncApolo
-from ..client.relay import UnsafeURL, Upstream, UpstreamBusy, check_url_parts, exact_url
-from ..client.storage_ops import AmbiguousOperation, storage_operation
-from .handlers import AUTH_RESOURCE, ApoloHandler, JSONError
+from ..client.relay import Upstream, UpstreamBusy, check_url_parts, exact_url
+from ..client.storage_ops import storage_operation
+from .base import AUTH_RESOURCE, ApoloHandler, JSONError, error_answer
 
 #: RFC 7230 §6.1 hop-by-hop headers, plus what must not cross the proxy in either direction.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -112,15 +112,6 @@ def api_allowed(method: str, path: str, entries: tuple[str, ...]) -> bool:
     return any(m == method and rx.fullmatch(path) for m, rx in _api_rules(entries))
 
 
-def storage_op(method: str, query: str) -> str:
-    """The storage operation the platform runs for ``method`` with raw ``query``
-    (``client.storage_ops.storage_operation``). Raises ``JSONError(400)`` where that refuses."""
-    try:
-        return storage_operation(method, query)
-    except AmbiguousOperation as exc:
-        raise JSONError(400, str(exc)) from None
-
-
 @web.stream_request_body
 class ProxyHandler(ApoloHandler):
     """Streams one allow-listed call to the platform. Subclasses say where it goes.
@@ -165,10 +156,7 @@ class ProxyHandler(ApoloHandler):
         if not raw.startswith(self.prefix):
             raise JSONError(400, f"Refused path {raw!r}: expected it under {self.prefix!r}.")
         path = checked_subpath(raw[len(self.prefix):])
-        try:
-            check_url_parts(path, self.request.query)  # early; exact_url checks the real URL again
-        except UnsafeURL as exc:
-            raise JSONError(400, exc.message) from None
+        check_url_parts(path, self.request.query)  # early (InvalidInput: 400); exact_url checks the real URL again
         self.check_allowed(method, path)
         if method not in BODY_METHODS and self._has_body():
             # Answered once the body is read (data_received discards it), so a client that
@@ -239,10 +227,7 @@ class ProxyHandler(ApoloHandler):
 
     async def _forward(self, method: str, path: str) -> None:
         api, relay = await self.connection.clients()
-        try:
-            url = exact_url(await self.upstream_base(api), path, self.request.query)
-        except UnsafeURL as exc:
-            raise JSONError(400, exc.message) from None
+        url = exact_url(await self.upstream_base(api), path, self.request.query)  # InvalidInput: 400
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := self.request.headers.get(k)) is not None}
         if self._body is None:
             headers.pop("Content-Length", None)
@@ -290,12 +275,12 @@ class ProxyHandler(ApoloHandler):
         self._finished = True
 
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
-        if isinstance(value, (JSONError, ApoloError)):
-            # an answer, not a fault: one short line (a platform error body can be 1 MiB)
+        answer = error_answer(value)
+        if answer is not None:
+            # an answer, not a fault: one short line (a platform error body can be 1 MiB), no token
             secrets = self._secrets()
-            status = value.status_code if isinstance(value, JSONError) else value.status
             self.log.info("apolo: %s %s -> %s %s", self.request.method, loggable(self.request.path, secrets),
-                          status or "", loggable(value.message, secrets))
+                          answer.status_code, loggable(answer.message, secrets))
             return
         super().log_exception(typ, value, tb)
 
@@ -332,7 +317,7 @@ class StorageProxyHandler(ProxyHandler):
     of the current cluster (reference §4.1)."""
 
     def check_allowed(self, method: str, path: str) -> None:
-        op = storage_op(method, self.request.query)
+        op = storage_operation(method, self.request.query)  # AmbiguousOperation (InvalidInput): 400
         if f"{method} {op}" not in {e.strip().upper() for e in self.connection.settings.storage_allow}:
             raise JSONError(403, f"The jupyter-apolo proxy does not forward storage {method} op={op}; "
                                  "allowed operations are listed in c.ApoloServer.storage_allow.")

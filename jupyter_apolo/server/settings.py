@@ -8,7 +8,6 @@ platform the launcher started — that order lives in ``jupyter_apolo.client.res
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 
@@ -183,14 +182,4 @@ class Connection:
             await relay.close()
         if client is not None:
             await client.close()
-
-
-def job_identity(environ: dict[str, str] | None = None) -> dict[str, str] | None:
-    """``{"id", "name"}`` of the platform job this server runs in (env ``NEURO_JOB_ID`` /
-    ``NEURO_JOB_NAME``, reference §2.8), or None outside a job. ``name`` is None when unnamed."""
-    env = os.environ if environ is None else environ
-    job_id = env.get("NEURO_JOB_ID")
-    if not job_id:
-        return None
-    return {"id": job_id, "name": env.get("NEURO_JOB_NAME") or None}
 

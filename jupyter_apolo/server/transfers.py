@@ -24,45 +24,28 @@ import asyncio
 import os
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from ..client import ApoloError, AsyncApolo, NotFoundError, TransferProgress
-from ..client.storage import child_uri
-from .handlers import ApoloHandler, JSONError, error_from_apolo
+from ..client import AsyncApolo, CopyPlan, TargetExists, TransferProgress
+from .base import ApoloHandler, JSONError, error_answer
 
 KEEP_FINISHED = 100  # finished tasks remembered for polling
 
 
-def workspace_path(root: Path, rel: str) -> Path:
-    """The local path of workspace path ``rel`` (``a/b.ipynb``; a leading ``/`` is allowed, as
-    in the contents API). Raises ``JSONError(400)`` for ``..`` segments or a path that leaves
-    ``root`` (also through a symlink)."""
-    if "\x00" in rel or "\\" in rel:
-        raise JSONError(400, f"Invalid workspace path {rel!r}: use '/'-separated names without NUL.")
-    parts = PurePosixPath(rel.strip("/")).parts
-    if ".." in parts:
-        raise JSONError(400, f"Invalid workspace path {rel!r}: '..' is not allowed; give a path inside the workspace.")
-    path = root.joinpath(*parts)
-    real, real_root = os.path.realpath(path), os.path.realpath(root)
-    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
-        raise JSONError(400, f"Invalid workspace path {rel!r}: it leads outside the workspace.")
-    return path
-
-
 @dataclass
 class Task:
-    """One running or finished transfer."""
+    """One running or finished transfer. ``shown``: how a local path appears in answers."""
 
     id: str
     direction: str
     src: str
     dst: str
-    root: Path
+    shown: Callable[[str], str] = field(repr=False)
     progress: TransferProgress = field(default_factory=TransferProgress)
     done: bool = False
     error: dict | None = None
@@ -70,95 +53,46 @@ class Task:
 
     def as_json(self) -> dict[str, Any]:
         p = self.progress
-        current = p.current
-        if current.startswith(str(self.root)):
-            current = current[len(str(self.root)):].lstrip(os.sep)
         return {"id": self.id, "direction": self.direction, "src": self.src, "dst": self.dst,
                 "bytes": p.bytes_done, "bytes_total": p.bytes_total, "files": p.files_done,
-                "files_total": p.files_total, "current": current, "done": self.done, "error": self.error}
+                "files_total": p.files_total, "current": self.shown(p.current), "done": self.done,
+                "error": self.error}
 
 
 class Transfers:
-    """The transfers of this server process. ``root``: the Jupyter ``root_dir``."""
+    """The transfers of this server process (cancelled together by ``cancel_all`` at shutdown)."""
 
-    def __init__(self, root: str | os.PathLike[str]):
-        self.root = Path(root)
+    def __init__(self) -> None:
         self.tasks: dict[str, Task] = {}
 
-    async def start(self, api: AsyncApolo, direction: str, src: str, dst: str, overwrite: bool) -> Task:
-        """Check the request, then run it in the background. Raises ``JSONError`` (400, 404,
-        409) or the client's ``ApoloError`` before anything is copied."""
-        if direction == "download":
-            run, shown_dst = await self._plan_download(api, src, dst, overwrite)
-        elif direction == "upload":
-            run, shown_dst = await self._plan_upload(api, src, dst, overwrite)
-        else:
-            raise JSONError(400, f"Unknown direction {direction!r}: use 'download' (storage -> workspace) "
-                                 "or 'upload' (workspace -> storage).")
-        task = Task(uuid.uuid4().hex, direction, src, shown_dst, self.root)
-        task.future = asyncio.ensure_future(run(task))
+    def start(self, api: AsyncApolo, plan: CopyPlan, src: str, shown_dst: str,
+              shown: Callable[[str], str]) -> Task:
+        """Run ``plan`` (checked by ``Transfer.resolve_copy``) in the background; returns its task."""
+        task = Task(uuid.uuid4().hex, plan.direction, src, shown_dst, shown)
+        task.future = asyncio.ensure_future(api.transfer.copy(plan, progress=_tracker(task)))
         task.future.add_done_callback(lambda f: self._finished(task, f))
         self.tasks[task.id] = task
         self._forget_old()
         return task
 
-    async def _plan_download(self, api: AsyncApolo, src: str, dst: str, overwrite: bool):  # type: ignore[no-untyped-def]
-        st = await api.storage.stat(src)  # NotFoundError -> 404
-        target = workspace_path(self.root, dst)
-        if target.is_dir():
-            target = workspace_path(self.root, f"{dst.rstrip('/')}/{st.name}")
-        if target.exists() and not overwrite:
-            raise JSONError(409, f"{self._shown(target)} already exists in the workspace.",
-                            fix="Pass overwrite: true to replace it, or choose another destination.")
-        if st.is_dir and target.exists() and not target.is_dir():
-            raise JSONError(409, f"{self._shown(target)} is a file; the storage source is a directory.",
-                            fix="Choose another destination.")
-        target.parent.mkdir(parents=True, exist_ok=True)
-
-        async def run(task: Task) -> None:
-            track = _tracker(task)
-            if st.is_dir:
-                await api.transfer.download_tree(st.uri, target, progress=track)
-            else:
-                await api.transfer.download_file(st.uri, target, progress=track)
-
-        return run, self._shown(target)
-
-    async def _plan_upload(self, api: AsyncApolo, src: str, dst: str, overwrite: bool):  # type: ignore[no-untyped-def]
-        local = workspace_path(self.root, src)
-        if not local.exists():
-            raise JSONError(404, f"{src!r} does not exist in the workspace.", fix="Check the path in the file browser.")
-        target = api.storage.normalize(dst)
-        existing = await _stat_or_none(api, target)
-        if existing is not None and existing.is_dir:
-            target = child_uri(target, local.name)
-            existing = await _stat_or_none(api, target)
-        if existing is not None and not overwrite:
-            raise JSONError(409, f"{target} already exists on storage.",
-                            fix="Pass overwrite: true to replace it, or choose another destination.")
-
-        async def run(task: Task) -> None:
-            track = _tracker(task)
-            if local.is_dir():
-                await api.transfer.upload_tree(local, target, progress=track)
-            else:
-                await api.transfer.upload_file(local, target, progress=track)
-
-        return run, target
-
-    def _shown(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
+    async def cancel_all(self) -> None:
+        """Cancel every running transfer and wait for them to stop (no partial file is left)."""
+        running = [t.future for t in self.tasks.values() if t.future is not None and not t.future.done()]
+        for future in running:
+            future.cancel()
+        if running:
+            await asyncio.wait(running)
 
     def _finished(self, task: Task, future: asyncio.Future) -> None:
         task.done = True
         if future.cancelled():
             task.error = {"error": "Cancelled."}
         elif (exc := future.exception()) is not None:
-            if isinstance(exc, ApoloError):
-                err = error_from_apolo(exc)
-                task.error = {"error": err.message, "status": err.status_code, **err.extra}
+            answer = error_answer(exc)
+            if answer is not None:
+                task.error = {"error": answer.message, "status": answer.status_code, **answer.extra}
             elif isinstance(exc, OSError):
-                task.error = {"error": f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")}
+                task.error = {"error": f"{exc.strerror or exc}: {task.shown(str(exc.filename or ''))}".rstrip(": ")}
             else:
                 task.error = {"error": f"Unexpected {type(exc).__name__}; see the server log."}
 
@@ -175,33 +109,54 @@ def _tracker(task: Task) -> Callable[[TransferProgress], None]:
     return update
 
 
-async def _stat_or_none(api: AsyncApolo, uri: str):  # type: ignore[no-untyped-def]
-    try:
-        return await api.storage.stat(uri)
-    except NotFoundError:
-        return None
-
-
-class _TransferBase(ApoloHandler):
-    def initialize(self, connection, transfers: Transfers) -> None:  # type: ignore[override]
-        super().initialize(connection)
-        self.transfers = transfers
-
-
-class TransfersHandler(_TransferBase):
+class TransfersHandler(ApoloHandler):
     """``POST apolo/transfers`` starts one; ``GET apolo/transfers`` lists them (module docstring)."""
+
+    transfers: Transfers
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.get_json_body()
-        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body.get(k) for k in ("src", "dst")):
+        body = self.json_body()
+        src, dst, direction = body.get("src"), body.get("dst"), body.get("direction")
+        if not (isinstance(src, str) and src and isinstance(dst, str) and dst):
             raise JSONError(400, 'Expected a JSON body {"direction": "download"|"upload", "src": ..., "dst": ...}.')
+        if direction not in ("download", "upload"):
+            raise JSONError(400, f"Unknown direction {direction!r}: use 'download' (storage -> workspace) "
+                                 "or 'upload' (workspace -> storage).")
         api = await self.connection.client()
-        task = await self.transfers.start(api, str(body.get("direction")), body["src"], body["dst"],
-                                          bool(body.get("overwrite", False)))
+        try:
+            plan, shown_dst = await self._plan(api, direction, src, dst, bool(body.get("overwrite", False)))
+        except TargetExists as exc:
+            where = "in the workspace" if isinstance(exc.target, Path) else "on storage"
+            shown = self.shown_path(exc.target) if isinstance(exc.target, Path) else exc.target
+            text = exc.describe(shown) if exc.clash else f"{shown} already exists {where}."
+            fix = "Choose another destination." if exc.clash else \
+                "Pass overwrite: true to replace it, or choose another destination."
+            raise JSONError(409, text, fix=fix) from None
+        task = self.transfers.start(api, plan, src, shown_dst, self._shown_local)
         self.set_header("Location", url_path_join(self.base_url, "apolo/transfers", task.id))
         self.write_json(task.as_json(), status=202)
+
+    async def _plan(self, api: AsyncApolo, direction: str, src: str, dst: str, overwrite: bool) -> tuple[CopyPlan, str]:
+        """The checked copy and its destination as answers show it. Raises ``TargetExists``,
+        ``NotFoundError`` (storage source), ``JSONError`` (workspace path outside or missing)."""
+        if direction == "upload":
+            local = self.local_path(src)
+            if not local.exists():
+                raise JSONError(404, f"{src!r} does not exist in the workspace.", fix="Check the path in the file browser.")
+            plan = await api.transfer.resolve_copy(local, dst, overwrite=overwrite)
+            return plan, str(plan.target)
+        plan = await api.transfer.resolve_copy(src, self.local_path(dst), overwrite=overwrite)
+        target = plan.target
+        assert isinstance(target, Path)
+        shown = self.shown_path(target)
+        self.local_path(shown)  # the name received "into" a folder must not lead outside either
+        return plan, shown
+
+    def _shown_local(self, path: str) -> str:
+        root = str(self.workspace_root)
+        return path[len(root):].lstrip(os.sep) if path.startswith(root) else path
 
     @web.authenticated
     @authorized
@@ -209,8 +164,10 @@ class TransfersHandler(_TransferBase):
         self.write_json([t.as_json() for t in self.transfers.tasks.values()])
 
 
-class TransferHandler(_TransferBase):
+class TransferHandler(ApoloHandler):
     """``GET``/``DELETE apolo/transfers/<id>``: progress of one transfer / cancel it."""
+
+    transfers: Transfers
 
     def _task(self, task_id: str) -> Task:
         task = self.transfers.tasks.get(task_id)

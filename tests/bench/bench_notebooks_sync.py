@@ -28,7 +28,6 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from jupyter_apolo.client import Apolo, resolve_config  # noqa: E402
-from jupyter_apolo.client.sync import run  # noqa: E402
 from jupyter_apolo.notebooks import workflow  # noqa: E402
 from tests.notebooks.conftest import NOTEBOOKS_URI, make_checkout  # noqa: E402
 from tests.support.platform import FIXTURES, ApoloCLI, LocalPlatform  # noqa: E402
@@ -80,7 +79,7 @@ def main() -> None:
         time.sleep(1.1)  # storage mtimes strictly before the first listing (1 s resolution)
 
         def pull():  # type: ignore[no-untyped-def]
-            return run(workflow.sync(api.aio, ours, settings=workflow.SyncSettings()))[1]
+            return api.call(lambda aio: workflow.sync(aio, ours, settings=workflow.SyncSettings()))[1]
 
         def cli_pull() -> None:
             cli("cp", "--recursive", "--update", "--no-target-directory", NOTEBOOKS_URI, str(theirs), timeout=3600)

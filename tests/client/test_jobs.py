@@ -19,7 +19,7 @@ def submit(api, command: str, *, name: str | None = None, tags=(), project: str 
             "cluster_name": cfg.cluster, "org_name": cfg.org, "project_name": project or cfg.project}
     if name:
         body["name"] = name
-    resp = api.request("POST", "jobs", json=body)
+    resp = api.call(lambda aio: aio.request("POST", "jobs", json=body))
     assert resp.status_code == 202
     return resp.json()["id"]
 

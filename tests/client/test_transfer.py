@@ -95,7 +95,7 @@ def test_failed_download_leaves_nothing_and_keeps_old_file(platform, apolo, uniq
     try:
         with Apolo(resolve_config(url=f"http://127.0.0.1:{proxy.port}/api/v1", token=platform.token("alice"),
                                   environ={})) as via_proxy:
-            via_proxy.aio.transfer.retries = 1
+            via_proxy.transfer.retries = 1
             with pytest.raises(PlatformUnreachable):
                 via_proxy.transfer.download_file(remote, target)
     finally:

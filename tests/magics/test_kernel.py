@@ -13,7 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 from jupyter_apolo.client import Apolo, NotFoundError, resolve_config
-from jupyter_apolo.magics.autoload import STARTUP_FILE, kernel_env
+from jupyter_apolo.kernel import STARTUP_FILE, kernel_env
 from tests.magics.conftest import SLEEPER_CMD, create_job, job_status
 from tests.support.platform import wait_for
 

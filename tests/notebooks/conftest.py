@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from jupyter_apolo.client import Apolo, resolve_config
-from jupyter_apolo.client.sync import run
 from jupyter_apolo.notebooks import workflow
 from jupyter_apolo.notebooks.sync import PULL
 
@@ -53,10 +52,10 @@ class Session:
         self.api = Apolo(resolve_config(url=platform.url, token=platform.token(user), project=user))
 
     def plan(self, path: Path, direction: str = PULL, **settings):
-        return run(workflow.plan(self.api.aio, path, direction, workflow.SyncSettings(**settings)))
+        return self.api.call(lambda aio: workflow.plan(aio, path, direction, workflow.SyncSettings(**settings)))
 
     def sync(self, path: Path, direction: str = PULL, settings: workflow.SyncSettings = workflow.SyncSettings(), **kw):
-        return run(workflow.sync(self.api.aio, path, direction, settings, **kw))
+        return self.api.call(lambda aio: workflow.sync(aio, path, direction, settings, **kw))
 
     def close(self) -> None:
         self.api.close()

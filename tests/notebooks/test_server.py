@@ -134,7 +134,7 @@ def test_errors_are_json_with_the_fix(lab, project):
     client, root = lab
     checkout, name = project
     outside = client.get("apolo/notebooks/plan", params={"path": "../.."})
-    assert outside.status_code == 400 and "outside the server's root" in outside.json()["error"]
+    assert outside.status_code == 400 and "give a path inside the workspace" in outside.json()["error"]
     (root / "plain").mkdir(exist_ok=True)
     no_project = client.get("apolo/notebooks/plan", params={"path": "plain"})
     assert no_project.status_code == 400 and "not inside an apolo-flow project" in no_project.json()["error"]

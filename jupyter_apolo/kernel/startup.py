@@ -1,7 +1,7 @@
 # Run by Python as $PYTHONSTARTUP in kernels of a Jupyter server whose jupyter-apolo extension
-# enables kernel magics (see jupyter_apolo/magics/autoload.py). Leaves no names behind.
+# enables kernel magics (see jupyter_apolo/kernel/__init__.py). Leaves no names behind.
 def _jupyter_apolo_startup() -> None:
-    from jupyter_apolo.magics.autoload import kernel_startup
+    from jupyter_apolo.kernel import kernel_startup
 
     kernel_startup()
 
