@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from contextlib import AsyncExitStack, asynccontextmanager
+import time
+from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import AsyncIterable, AsyncIterator
+from typing import AsyncIterable, AsyncIterator, Callable
 
 import aiohttp
 import httpx
@@ -109,19 +110,18 @@ class _Slots:
 
     def __init__(self, size: int):
         self._sem = asyncio.Semaphore(size)
-        self._moved = 0.0  # loop time of the last release
+        self._moved = 0.0  # time.monotonic() of the last release
 
-    async def take(self, patience: float, busy: UpstreamBusy) -> None:
-        """Wait for a slot; raises ``busy`` when none was freed for ``patience`` seconds."""
+    async def take(self, patience: float, busy: Callable[[], UpstreamBusy]) -> None:
+        """Wait for a slot; raises ``busy()`` when none was freed for ``patience`` seconds."""
         if not self._sem.locked():  # the common case: no task, no timer
             await self._sem.acquire()
             return
-        loop = asyncio.get_running_loop()
-        since = loop.time()
+        since = time.monotonic()
         acquire = asyncio.ensure_future(self._sem.acquire())  # one place in the queue, kept while waiting
         try:
             while not acquire.done():
-                wait = max(since, self._moved) + patience - loop.time()
+                wait = max(since, self._moved) + patience - time.monotonic()
                 if wait <= 0:
                     break
                 await asyncio.wait({acquire}, timeout=wait)
@@ -130,7 +130,7 @@ class _Slots:
             raise
         if not acquire.done():
             self._give_up(acquire)
-            raise busy
+            raise busy()
         acquire.result()
 
     def _give_up(self, acquire: asyncio.Future) -> None:
@@ -140,7 +140,7 @@ class _Slots:
             acquire.cancel()
 
     def release(self) -> None:
-        self._moved = asyncio.get_running_loop().time()
+        self._moved = time.monotonic()
         self._sem.release()
 
 
@@ -148,42 +148,63 @@ class _Gate:
     """Admission of upstream calls: ``total`` connections overall, ``per_client`` per client key
     (0: no limit), each waited for while its queue moves (see ``_Slots``, ``queue_timeout``).
 
-    A client's own slot is taken first, so a client at its limit never holds a shared one while
-    it waits.
+    ``await enter(client)`` then ``leave(client)`` exactly once. A client's own slot is taken
+    first, so a client at its limit never holds a shared one while it waits.
     """
 
     def __init__(self, total: int, per_client: int, queue_timeout: float):
         self.total, self.per_client, self.queue_timeout = total, per_client, queue_timeout
         self._shared = _Slots(total) if total > 0 else None
-        self._clients: dict[str, list] = {}  # key -> [_Slots, calls using the entry]
+        self._clients: dict[str, list] = {}  # key -> [_Slots, calls holding or waiting for one]
 
-    @asynccontextmanager
-    async def slot(self, client: str) -> AsyncIterator[None]:
+    async def enter(self, client: str) -> None:
+        """Take a slot for ``client``. Raises ``UpstreamBusy`` (429 own limit, 503 shared pool)."""
         entry = None
         if self.per_client > 0:
-            entry = self._clients.setdefault(client, [_Slots(self.per_client), 0])
+            entry = self._clients.get(client)
+            if entry is None:
+                entry = self._clients[client] = [_Slots(self.per_client), 0]
             entry[1] += 1
-        try:
-            async with AsyncExitStack() as held:
+            try:
+                await entry[0].take(self.queue_timeout, self._client_busy)
+            except BaseException:
+                self._forget(client, entry)
+                raise
+        if self._shared is not None:
+            try:
+                await self._shared.take(self.queue_timeout, self._pool_busy)
+            except BaseException:
                 if entry is not None:
-                    await entry[0].take(self.queue_timeout, UpstreamBusy(
-                        f"You already have {self.per_client} platform calls in flight through the proxy and none "
-                        f"ended in the last {self.queue_timeout:g} s: finish reading (or cancel) the ones open, or "
-                        "raise c.ApoloServer.max_connections_per_user.",
-                        status=429, limit=self.per_client, setting="c.ApoloServer.max_connections_per_user"))
-                    held.callback(entry[0].release)
-                if self._shared is not None:
-                    await self._shared.take(self.queue_timeout, UpstreamBusy(
-                        f"All {self.total} upstream connections of the jupyter-apolo proxy are busy and none became "
-                        f"free in the last {self.queue_timeout:g} s; retry later or raise c.ApoloServer.max_connections.",
-                        status=503, limit=self.total, setting="c.ApoloServer.max_connections"))
-                    held.callback(self._shared.release)
-                yield
-        finally:
-            if entry is not None:
-                entry[1] -= 1
-                if entry[1] == 0:
-                    del self._clients[client]
+                    entry[0].release()
+                    self._forget(client, entry)
+                raise
+
+    def leave(self, client: str) -> None:
+        """Give back the slots ``enter(client)`` took."""
+        if self._shared is not None:
+            self._shared.release()
+        if self.per_client > 0:
+            entry = self._clients[client]
+            entry[0].release()
+            self._forget(client, entry)
+
+    def _forget(self, client: str, entry: list) -> None:
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self._clients[client]
+
+    def _client_busy(self) -> UpstreamBusy:
+        return UpstreamBusy(
+            f"You already have {self.per_client} platform calls in flight through the proxy and none ended in the "
+            f"last {self.queue_timeout:g} s: finish reading (or cancel) the ones open, or raise "
+            "c.ApoloServer.max_connections_per_user.",
+            status=429, limit=self.per_client, setting="c.ApoloServer.max_connections_per_user")
+
+    def _pool_busy(self) -> UpstreamBusy:
+        return UpstreamBusy(
+            f"All {self.total} upstream connections of the jupyter-apolo proxy are busy and none became free in the "
+            f"last {self.queue_timeout:g} s; retry later or raise c.ApoloServer.max_connections.",
+            status=503, limit=self.total, setting="c.ApoloServer.max_connections")
 
 
 class Upstream:
@@ -312,9 +333,12 @@ class Relay:
         Leaving the block early (or a cancellation) closes that connection instead of reusing it.
         """
         url = url if isinstance(url, URL) else URL(url, encoded=True)
-        async with self._gate.slot(client):
+        await self._gate.enter(client)
+        try:
             async with self._exchange(method, url, headers, body) as upstream:
                 yield upstream
+        finally:
+            self._gate.leave(client)
 
     @asynccontextmanager
     async def _exchange(self, method: str, url: URL, headers: dict[str, str] | None,

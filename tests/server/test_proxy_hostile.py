@@ -93,37 +93,46 @@ def body(resp):
     return json.loads(resp.body)
 
 
-def alice_storage(platform, path: str):
-    """httpx call to the platform directly as alice: ``storage/local/alice/<path>``."""
+def alice_storage(path: str) -> str:
+    """The platform API path of alice's storage ``<path>`` (for ``platform.http("alice")``)."""
     return f"storage/local/alice/{path}"
 
 
 # -- finding 5: the exact URL -------------------------------------------------------------------
 
 
-async def test_raw_hash_cannot_turn_a_permissions_call_into_a_role_delete(raw_http, platform, jp_base_url, jp_auth_header):
-    """``DELETE users/alice:roles:team#/permissions`` matched the allow-list's ``users/[^/]+/permissions``
-    and aiohttp sent ``DELETE users/alice:roles:team``: the role was deleted."""
+@pytest.fixture
+def send_raw(raw_http, jp_base_url, jp_auth_header):
+    """``await send_raw("DELETE", "apolo/...#x")`` -> the raw answer; the target goes on the
+    request line exactly as written (an HTTP client library would cut it at ``#``)."""
+
+    async def go(method: str, target: str) -> bytes:
+        return await raw_http((f"{method} {jp_base_url}{target} HTTP/1.1\r\nHost: localhost\r\n"
+                               f"Authorization: {jp_auth_header['Authorization']}\r\nConnection: close\r\n\r\n"
+                               ).encode())
+
+    return go
+
+
+async def test_raw_hash_cannot_turn_a_permissions_call_into_a_role_delete(send_raw, platform):
+    """``DELETE users/alice:roles:team#/permissions`` matched the allow-list's
+    ``users/[^/]+/permissions`` and aiohttp sent ``DELETE users/alice:roles:team``: the role was deleted."""
     api = platform.http("alice")
     assert api.post("users", json={"name": "alice/roles/hashteam"}).status_code == 201
-    answer = await raw_http((f"DELETE {jp_base_url}apolo/api/v1/users/alice:roles:hashteam#/permissions HTTP/1.1\r\n"
-                             f"Host: localhost\r\nAuthorization: {jp_auth_header['Authorization']}\r\n"
-                             "Connection: close\r\n\r\n").encode())
+    answer = await send_raw("DELETE", "apolo/api/v1/users/alice:roles:hashteam#/permissions")
     assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
     assert b"#" in answer and b"Percent-encode" in answer
     assert api.get("users/alice:roles:hashteam").status_code == 200, "the role was deleted"
 
 
-async def test_raw_hash_cannot_turn_a_file_delete_into_a_recursive_folder_delete(raw_http, platform, jp_base_url, jp_auth_header):
+async def test_raw_hash_cannot_turn_a_file_delete_into_a_recursive_folder_delete(send_raw, platform):
     """``DELETE dir#/file.txt?op=DELETE&recursive=false``: aiohttp sent ``DELETE dir`` (recursive by default)."""
     api = platform.http("alice")
     for name in ("file.txt", "keep.txt"):
-        assert api.put(alice_storage(platform, f"hashdir/{name}?op=CREATE"), content=b"x").status_code == 201
-    answer = await raw_http((f"DELETE {jp_base_url}{STORE}/hashdir#/file.txt?op=DELETE&recursive=false HTTP/1.1\r\n"
-                             f"Host: localhost\r\nAuthorization: {jp_auth_header['Authorization']}\r\n"
-                             "Connection: close\r\n\r\n").encode())
+        assert api.put(alice_storage(f"hashdir/{name}?op=CREATE"), content=b"x").status_code == 201
+    answer = await send_raw("DELETE", f"{STORE}/hashdir#/file.txt?op=DELETE&recursive=false")
     assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
-    listing = api.get(alice_storage(platform, "hashdir?op=LISTSTATUS"))
+    listing = api.get(alice_storage("hashdir?op=LISTSTATUS"))
     assert listing.status_code == 200, "the folder was deleted"
     assert sorted(s["path"] for s in listing.json()["FileStatuses"]["FileStatus"]) == ["file.txt", "keep.txt"]
 
@@ -133,10 +142,8 @@ async def test_raw_hash_cannot_turn_a_file_delete_into_a_recursive_folder_delete
     f"{STORE}/a.txt?op=OPEN#x",          # a fragment in the query
     f"{STORE}/caf\xe9.txt",               # raw non-ASCII (UTF-8 bytes, read as latin-1 by tornado)
 ])
-async def test_url_parts_the_client_would_rewrite_are_refused(raw_http, jp_base_url, jp_auth_header, target):
-    answer = await raw_http((f"GET {jp_base_url}{target} HTTP/1.1\r\nHost: localhost\r\n"
-                             f"Authorization: {jp_auth_header['Authorization']}\r\nConnection: close\r\n\r\n"
-                             ).encode())
+async def test_url_parts_the_client_would_rewrite_are_refused(send_raw, target):
+    answer = await send_raw("GET", target)
     assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
 
 
@@ -151,7 +158,7 @@ async def test_url_parts_the_client_would_rewrite_are_refused(raw_http, jp_base_
 async def test_a_narrowed_storage_allow_cannot_be_bypassed(fetch, platform, limits, query):
     allow = limits["storage_allow"]
     api = platform.http("alice")
-    assert api.put(alice_storage(platform, "opdir/secret.txt?op=CREATE"), content=b"top secret").status_code == 201
+    assert api.put(alice_storage("opdir/secret.txt?op=CREATE"), content=b"top secret").status_code == 201
     target = "opdir/secret.txt" if allow == ["GET LISTSTATUS"] else "opdir"
     resp = await fetch("GET", f"{STORE}/{target}?{query}")
     assert resp.code in (400, 403), (resp.code, resp.body[:200])
@@ -192,7 +199,7 @@ def op_the_platform_ran(resp) -> str:
 @pytest.fixture(scope="module")
 def opfile(platform):
     api = platform.http("alice")
-    assert api.put(alice_storage(platform, "opfile.txt?op=CREATE"), content=b"opfile").status_code == 201
+    assert api.put(alice_storage("opfile.txt?op=CREATE"), content=b"opfile").status_code == 201
     return api
 
 
@@ -234,16 +241,16 @@ async def test_a_delete_with_a_body_is_answered_at_once_not_hung(fetch, platform
     """Was: forwarded with ``Content-Length: 2`` and no body; the platform waited for it, 504 after
     60 s (5 s here), nothing deleted. Now: a 400 that says what to do, and the connection stays usable."""
     api = platform.http("alice")
-    assert api.put(alice_storage(platform, "bodydel.txt?op=CREATE"), content=b"x").status_code == 201
+    assert api.put(alice_storage("bodydel.txt?op=CREATE"), content=b"x").status_code == 201
     start = time.monotonic()
     resp = await fetch("DELETE", f"{STORE}/bodydel.txt", body=b"{}", headers={"Content-Type": "application/json"})
     assert resp.code == 400, (resp.code, resp.body[:300])
     assert "without one" in body(resp)["error"]
     assert time.monotonic() - start < 3
-    assert api.get(alice_storage(platform, "bodydel.txt?op=GETFILESTATUS")).status_code == 200
+    assert api.get(alice_storage("bodydel.txt?op=GETFILESTATUS")).status_code == 200
     resp = await fetch("DELETE", f"{STORE}/bodydel.txt")
     assert resp.code in (200, 204)
-    assert api.get(alice_storage(platform, "bodydel.txt?op=GETFILESTATUS")).status_code == 404
+    assert api.get(alice_storage("bodydel.txt?op=GETFILESTATUS")).status_code == 404
     resp = await fetch("GET", "apolo/api/v1/config", body=b"x" * 1000)
     assert resp.code == 400
 
@@ -282,7 +289,8 @@ class TricklingUpload:
     async def __aenter__(self) -> "TricklingUpload":
         self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         head = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
-        self.writer.write(f"PUT {self.path} HTTP/1.1\r\nHost: localhost\r\n{head}Content-Length: 1000\r\n\r\nx".encode())
+        self.writer.write(f"PUT {self.path} HTTP/1.1\r\nHost: localhost\r\n{head}Content-Length: 1000\r\n\r\nx"
+                          .encode())
         await self.writer.drain()
         return self
 
@@ -294,7 +302,7 @@ class TricklingUpload:
 def big_file(platform):
     """``bigfile.bin``: 32 MiB, more than every socket buffer between platform and client holds."""
     api = platform.http("alice")
-    assert api.put(alice_storage(platform, "bigfile.bin?op=CREATE"), content=b"b" * (32 << 20)).status_code == 201
+    assert api.put(alice_storage("bigfile.bin?op=CREATE"), content=b"b" * (32 << 20)).status_code == 201
     return f"{STORE}/bigfile.bin"
 
 
@@ -345,7 +353,8 @@ async def test_a_full_pool_is_a_503_naming_the_limit_not_a_timeout(fetch, limits
 
 async def test_a_1mib_platform_error_is_one_short_log_line_without_tokens(fetch, server_log, platform, responses):
     huge = "bad://" + "x" * (1 << 20)
-    resp = await fetch("POST", "apolo/api/v1/users/alice/permissions", body=json.dumps([{"uri": huge, "action": "read"}]),
+    grant = json.dumps([{"uri": huge, "action": "read"}])
+    resp = await fetch("POST", "apolo/api/v1/users/alice/permissions", body=grant,
                        headers={"Content-Type": "application/json"})
     assert resp.code in (400, 403) and len(resp.body) > 1 << 20  # the browser gets the platform's message
     assert any("apolo: POST" in line and "more characters" in line for line in server_log), server_log[-5:]
