@@ -264,7 +264,8 @@ class StalledReader:
     def __init__(self, port: int, path: str, headers: dict[str, str]):
         self.port, self.path, self.headers = port, path, headers
 
-    async def __aenter__(self) -> "StalledReader":
+    async def send(self) -> "StalledReader":
+        """Send the request (the answer may still be queued)."""
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: the stall is felt at once
         sock.setblocking(False)
@@ -273,11 +274,23 @@ class StalledReader:
         head = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
         self.writer.write(f"GET {self.path} HTTP/1.1\r\nHost: localhost\r\n{head}\r\n".encode())
         await self.writer.drain()
-        self.head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 30)
+        return self
+
+    async def status(self, timeout: float = 30) -> bytes:
+        """The answer's status line."""
+        self.head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), timeout)
+        return self.head.split(b"\r\n", 1)[0]
+
+    def close(self) -> None:
+        self.writer.close()
+
+    async def __aenter__(self) -> "StalledReader":
+        await self.send()
+        await self.status()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.writer.close()
+        self.close()
 
 
 class TricklingUpload:
@@ -346,6 +359,25 @@ async def test_a_full_pool_is_a_503_naming_the_limit_not_a_timeout(fetch, limits
     assert resp.code == 503, (resp.code, resp.body[:300])
     assert body(resp)["limit"] == 2 and body(resp)["setting"] == "c.ApoloServer.max_connections"
     assert "timed out" not in body(resp)["error"] and "timeout" not in body(resp)["error"].lower()
+
+
+@pytest.mark.parametrize("limits", [{"max_connections_per_user": 2, "queue_timeout": 1.0}], indirect=True)
+async def test_a_user_whose_calls_end_is_served_in_turn_however_long_the_queue(http_server_client, limits, big_file,
+                                                                               jp_http_port, jp_base_url):
+    """``queue_timeout`` counts time without progress, not time in the queue: with 2 slots, 5 calls
+    whose holders hang up one every 0.6 s are all served (the last after ~1.8 s > 1 s)."""
+    carol = as_user("carol")
+    readers = [await StalledReader(jp_http_port, jp_base_url + big_file, carol).send() for _ in range(5)]
+    try:
+        for first in readers[:2]:
+            assert await first.status(5) == b"HTTP/1.1 200 OK"
+        for done, waiting in zip(readers, readers[2:]):
+            await asyncio.sleep(0.6)
+            done.close()  # the proxy cancels its upstream call: a slot comes free
+            assert await waiting.status(5) == b"HTTP/1.1 200 OK"
+    finally:
+        for reader in readers:
+            reader.close()
 
 
 # -- finding 8: log lines -------------------------------------------------------------------------
