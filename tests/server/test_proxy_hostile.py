@@ -26,6 +26,7 @@ from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.utils import ensure_async
 
 from jupyter_apolo.client.storage_ops import AmbiguousOperation, storage_operation
+from jupyter_apolo.server.proxy import loggable
 from jupyter_apolo.server.settings import DEFAULT_STORAGE_ALLOW
 
 STORE = "apolo/storage/local/alice"
@@ -394,3 +395,11 @@ async def test_a_1mib_platform_error_is_one_short_log_line_without_tokens(fetch,
     for line in server_log:
         for secret in responses.secrets:
             assert secret not in line
+
+
+def test_loggable_clips_and_redacts():
+    token = "eyJhbGciOiJIUzI1NiJ9.secret-part.signature"
+    line = loggable(f"denied for Bearer {token}\nand token={token[::-1]} and {token}" + "x" * 5000, (token,))
+    assert token not in line and token[::-1] not in line and "\n" not in line
+    assert line.count("<redacted>") == 3
+    assert len(line) < 400 and line.endswith("more characters)")
