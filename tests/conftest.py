@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.platform import FIXTURES, ApoloCLI, LocalPlatform
+from tests.support.platform import FIXTURES, ApoloCLI, running_platform
 
 
 @pytest.fixture(scope="session")
@@ -18,12 +18,8 @@ def shared_fixtures():
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     """A platform subprocess per test module, with users alice and bob (personal projects)."""
-    lp = LocalPlatform(tmp_path_factory.mktemp("platform") / "root")
-    lp.start()
-    lp.token("alice")
-    lp.token("bob")
-    yield lp
-    lp.stop()
+    with running_platform(tmp_path_factory.mktemp("platform") / "root") as lp:
+        yield lp
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,13 +15,8 @@ import httpx
 import pytest
 
 from jupyter_apolo.launcher import local_username
+from tests.support.net import free_port as _free_port
 from tests.support.platform import BIN, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Launch:

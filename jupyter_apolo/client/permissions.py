@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List  # List: `list` is a method name in Permissions
+from typing import TYPE_CHECKING, Iterable, List  # List: `list` is a method name in Permissions
 from urllib.parse import quote
 
 from .errors import InvalidInput
@@ -49,6 +49,36 @@ class ShareResult:
     @property
     def higher(self) -> bool:
         return action_rank(self.action) > action_rank(self.requested)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Access to a resource given by one of my shares: ``user`` (a user or a role name),
+    ``action``, ``uri`` (what was shared: the resource itself or an ancestor, e.g. its folder) and
+    ``inherited`` (True when ``uri`` is an ancestor). ``is_role``: the grantee is a role."""
+
+    user: str
+    action: str
+    uri: str
+    inherited: bool
+
+    @property
+    def is_role(self) -> bool:
+        return "/" in self.user  # roles are paths (alice/roles/team, cluster/org/project/...)
+
+
+def covers(granted: str, uri: str) -> bool:
+    """Whether a permission on ``granted`` applies to ``uri``: the same URI or an ancestor by whole
+    path segments (authc ``ClientSubTreeViewRoot.allows``, reference §3.4). Both canonical."""
+    granted = granted.rstrip("/")
+    return uri == granted or uri.startswith(granted + "/")
+
+
+def best_action(uri: str, permissions: Iterable[Permission]) -> str | None:
+    """The strongest action ``permissions`` (e.g. ``Permissions.list()``) give on canonical ``uri``,
+    or None (reference §3.4: a grant on a URI covers everything below it)."""
+    found = [p.action for p in permissions if covers(p.uri, uri)]
+    return max(found, key=action_rank) if found else None
 
 
 def principal_segment(name: str) -> str:
@@ -115,6 +145,17 @@ class Permissions:
                                        params=self._filter_param(uri))
         return sorted((Permission(p["uri"], p["action"], p.get("user")) for p in resp.json()),
                       key=lambda p: (p.uri, p.action, p.user or ""))
+
+    async def access(self, uri: str) -> List[Grant]:
+        """Who I have given access to ``uri`` (any share scheme, the CLI's forms): my shares on it or
+        on an ancestor (``apolo acl ls --shared`` filtered to what covers ``uri``), sorted by user.
+        Access others have through their own roles or project membership is not listed: the
+        platform shows it only to them. Raises ``InvalidInput`` for a bad URI."""
+        canonical = self.normalize(uri)
+        shared = await self.shared()
+        grants = [Grant(p.user or "", p.action, p.uri, p.uri.rstrip("/") != canonical.rstrip("/"))
+                  for p in shared if covers(p.uri, canonical)]
+        return sorted(grants, key=lambda g: (g.user, -action_rank(g.action)))
 
     async def roles(self, user: str | None = None) -> List[str]:
         """Roles ``user`` (default: me) holds (``apolo acl list-roles``)."""

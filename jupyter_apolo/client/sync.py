@@ -11,8 +11,10 @@ that future (or interrupting a blocking call with Ctrl-C) cancels the coroutine 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout  # not the builtin before Python 3.11
 from datetime import datetime
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, BinaryIO, Callable, Iterable, Iterator, List, Mapping, TypeVar
@@ -22,11 +24,12 @@ import httpx
 from .config import ApoloConfig
 from .core import AsyncApolo, ClusterInfo
 from .jobs import LOG_SEPARATOR, Job, Jobs, Volume
-from .permissions import Permission, Permissions, ShareResult
+from .permissions import Grant, Permission, Permissions, ShareResult
 from .storage import FileStatus, Storage
 from .transfer import CopyPlan, LocalPath, ProgressCallback, Transfer
 
 T = TypeVar("T")
+CLOSE_TIMEOUT = 10.0  # seconds an abandoned stream may take to close
 _loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
 
@@ -86,9 +89,12 @@ def iterate(agen: AsyncIterator[T]) -> Iterator[T]:
             except StopAsyncIteration:
                 return
     finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            run(_aclose_when_idle(agen))
+        # At interpreter exit the loop thread is frozen: waiting on it would hang the exit forever.
+        if getattr(agen, "aclose", None) is not None and not sys.is_finalizing():
+            try:
+                run(_aclose_when_idle(agen), timeout=CLOSE_TIMEOUT)
+            except FutureTimeout:
+                pass  # the stream is abandoned: its connection closes with the loop
 
 
 async def _aclose_when_idle(agen: AsyncIterator[T]) -> None:
@@ -180,6 +186,10 @@ class SyncPermissions:
     def shared(self, uri: str | None = None, *, user: str | None = None) -> List[Permission]:
         """What ``user`` (default: me) shared with others (``apolo acl ls --shared``)."""
         return run(self._permissions.shared(uri, user=user))
+
+    def access(self, uri: str) -> List[Grant]:
+        """Who I have given access to ``uri`` (``Permissions.access``)."""
+        return run(self._permissions.access(uri))
 
     def roles(self, user: str | None = None) -> List[str]:
         """Roles ``user`` (default: me) holds (``apolo acl list-roles``)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -27,7 +26,15 @@ FLOW_ID = "awesome_project"
 TEAMMATES = {"alice": "writer", "bob": "reader"}
 NOTEBOOKS_REMOTE = f"{TEAM_PROJECT}/{FLOW_ID}/notebooks"  # under storage://<cluster>/<org>/
 
-LIVE_YML = """\
+PROJECT_TAG = "project:awesome-project"  # apolo-flow tags live jobs project:<id, "_" -> "-">
+JUPYTER_COMMAND = ("jupyter lab --no-browser --ip=127.0.0.1 --port=8888 --IdentityProvider.token= "
+                   "--ServerApp.root_dir=/project/notebooks --allow-root --LabApp.news_url=None "
+                   "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
+
+# Valid for apolo-flow 26.7 (no multi.args). The jupyter job mirrors apolo-actions/jupyter
+# (multi, port 8888, http auth, browse, detach, the notebooks volume at /project/notebooks)
+# without an action to fetch from GitHub; its image is recorded only, the command runs as is.
+LIVE_YML = f"""\
 kind: live
 title: Awesome Project
 
@@ -56,14 +63,17 @@ volumes:
 jobs:
   jupyter:
     image: python:3.11
-    http_port: 8888
+    preset: cpu-small
     multi: true
+    http_port: 8888
+    http_auth: true
+    browse: true
+    detach: true
     volumes:
       - $[[ volumes.notebooks.ref_rw ]]
       - $[[ volumes.data.ref_ro ]]
     cmd: >-
-      jupyter lab --no-browser --ip=127.0.0.1 --port=8888
-      --ServerApp.root_dir=/project/notebooks
+      {JUPYTER_COMMAND}
 """
 
 
@@ -145,35 +155,51 @@ def seed_workspace(workspace: Path) -> Path:
     return project
 
 
-def ensure_notebook_job(url: str, token: str, cluster: str, org: str) -> str:
-    """Start the team's Jupyter notebook job unless one is running; returns its id.
+def notebook_job_body(cluster: str, org: str, suffix: str) -> dict:
+    """The create body ``apolo-flow run jupyter`` makes from ``LIVE_YML`` (it runs ``apolo run
+    --description=live.jupyter --name=awesome-project-jupyter-<suffix> --project=awesome-team
+    --preset=cpu-small --http-port=8888 --http-auth --volume=... --tag=... --browse --detach
+    python:3.11 -- <cmd>``): same name, tags, volumes, preset and http auth."""
+    storage = f"storage://{cluster}/{org}/{TEAM_PROJECT}/{FLOW_ID}"
+    return {
+        "pass_config": False, "project_name": TEAM_PROJECT, "org_name": org, "cluster_name": cluster,
+        "name": f"awesome-project-jupyter-{suffix}", "description": "live.jupyter", "preset_name": "cpu-small",
+        "tags": [f"multi:{suffix}", PROJECT_TAG, "flow:live", "job:jupyter"],
+        "max_run_time_minutes": 1440, "image": "python:3.11", "resources": {"shm": True},
+        "command": JUPYTER_COMMAND, "http": {"port": 8888, "requires_auth": True},
+        "volumes": [
+            {"src_storage_uri": f"{storage}/notebooks", "dst_path": "/project/notebooks", "read_only": False},
+            {"src_storage_uri": f"{storage}/data", "dst_path": "/project/data", "read_only": True},
+        ],
+    }
 
-    Speaks the platform's own REST API (POST ``{url}/jobs?from_preset``, as ``apolo run`` does).
+
+def ensure_notebook_job(url: str, token: str, cluster: str, org: str) -> str:
+    """Start the team's Jupyter notebook job the way ``apolo-flow run jupyter`` does, unless one
+    is running; returns its id.
+
+    Speaks the platform's own REST API as apolo-flow does: the flow project (``GET
+    flow/projects/by_name``, else ``POST flow/projects``), its live job (``PUT
+    flow/live_jobs/replace``), then ``POST {url}/jobs?from_preset`` with ``notebook_job_body``.
     Raises ``httpx.HTTPError`` when the platform refuses.
     """
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+        where = {"name": FLOW_ID, "cluster": cluster, "org_name": org, "project_name": TEAM_PROJECT}
+        found = http.get("/flow/projects/by_name", params=where)
+        if found.status_code == 404:
+            found = http.post("/flow/projects", json=where)
+        flow_project = found.raise_for_status().json()
+        http.put("/flow/live_jobs/replace", json={
+            "project_id": flow_project["id"], "yaml_id": "jupyter", "multi": True,
+            "tags": [PROJECT_TAG, "flow:live", "job:jupyter"],
+        }).raise_for_status()
         params = [("status", "pending"), ("status", "running"), ("project_name", TEAM_PROJECT),
-                  ("tag", f"project:{FLOW_ID}"), ("cluster_name", cluster), ("org_name", org)]
+                  ("tag", PROJECT_TAG), ("tag", "job:jupyter"), ("cluster_name", cluster), ("org_name", org)]
         running = http.get("/jobs", params=params).raise_for_status().json()["jobs"]
         if running:
             return running[0]["id"]
-        suffix = secrets.token_hex(5)
-        notebooks = f"storage://{cluster}/{org}/{NOTEBOOKS_REMOTE}"
-        body = {
-            "preset_name": "cpu-small",
-            "name": f"awesome-project-jupyter-{suffix}",
-            "project_name": TEAM_PROJECT, "org_name": org, "cluster_name": cluster,
-            "image": "python:3.11",
-            "tags": [f"project:{FLOW_ID}", "flow:live", "job:jupyter", f"multi:{suffix}"],
-            "command": f"{sys.executable} -m jupyterlab --no-browser --ip=127.0.0.1 --port=8888 "
-                       "--IdentityProvider.token= --ServerApp.root_dir=/project/notebooks "
-                       "--LabApp.news_url=None --allow-root",
-            "http": {"port": 8888, "requires_auth": True},
-            "volumes": [{"src_storage_uri": notebooks, "dst_path": "/project/notebooks", "read_only": False}],
-            "max_run_time_minutes": 1440,
-            "resources": {"shm": True},
-        }
+        body = notebook_job_body(cluster, org, secrets.token_hex(5))
         r = http.post("/jobs", params={"from_preset": ""}, json=body)
         r.raise_for_status()
         return r.json()["id"]

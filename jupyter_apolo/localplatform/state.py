@@ -57,6 +57,25 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_project ON jobs (org_name, project_name, created_at);
 CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs (name);
+-- the flow API (flow_api.py): flow projects, and everything inside one as JSON records
+CREATE TABLE IF NOT EXISTS flow_projects (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,             -- the flow's id from project.yml (yaml_id)
+    project_name TEXT NOT NULL,     -- the platform project holding it
+    data TEXT NOT NULL,             -- the project JSON as served
+    UNIQUE (project_name, name)
+);
+CREATE TABLE IF NOT EXISTS flow_records (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,             -- live_job | bake | attempt | task | config_file | bake_image | cache_entry
+    flow_project TEXT NOT NULL,     -- flow_projects.id, for permission checks and cascading deletes
+    parent TEXT NOT NULL,           -- the project, bake or attempt it belongs to
+    key TEXT,                       -- its name within the parent (yaml_id, bake name, attempt number, ...)
+    created_at TEXT NOT NULL,       -- ISO 8601, sortable
+    data TEXT NOT NULL              -- the record JSON as served
+);
+CREATE INDEX IF NOT EXISTS flow_records_by_parent ON flow_records (kind, parent, key, created_at);
+CREATE INDEX IF NOT EXISTS flow_records_by_project ON flow_records (flow_project);
 """
 
 PROJECT_ROLES = {"reader": "read", "writer": "write", "manager": "manage", "admin": "manage"}

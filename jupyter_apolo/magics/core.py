@@ -145,9 +145,9 @@ class ApoloMagics(Magics):
 
 def subcommands() -> dict[str, Any]:
     """Every subcommand: ours and the notebooks helper's, by name."""
-    from . import jobs, notebooks, sharing, storage
+    from . import flow, jobs, notebooks, sharing, storage
 
     merged: dict[str, Any] = {}
-    for module in (jobs, sharing, storage, notebooks):
+    for module in (jobs, sharing, storage, notebooks, flow):
         merged.update(getattr(module, "SUBCOMMANDS", {}))
     return merged

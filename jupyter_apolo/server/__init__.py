@@ -4,6 +4,8 @@
 Routes (all ``@authenticated``; REST contract in each handler's docstring), one table, ``routes``:
 
 - ``GET apolo/version``, ``GET apolo/context`` (``handlers.py``)
+- ``GET apolo/jobs``, ``GET|DELETE apolo/jobs/<job>``, ``GET apolo/jobs/<job>/log`` (``jobs.py``)
+- ``GET|POST|DELETE apolo/shares``: who has access, share, revoke (``shares.py``)
 - ``POST|GET apolo/transfers``, ``GET|DELETE apolo/transfers/<id>``: storage <-> workspace copies
   with progress (``transfers.py``)
 - ``apolo/notebooks/{plan,apply,status,diff,commit,push}``: the notebooks workflow (``notebooks.py``)
@@ -23,7 +25,7 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 
 from ..kernel import add_to_kernel_specs
-from . import handlers, notebooks, proxy, transfers
+from . import handlers, jobs, notebooks, proxy, shares, transfers
 from .settings import ApoloServer, Connection
 
 
@@ -37,6 +39,10 @@ def routes(base_url: str, connection: Connection, transfer_tasks: transfers.Tran
     ours: list[tuple[str, type, dict[str, Any]]] = [
         ("apolo/version", handlers.VersionHandler, plain),
         ("apolo/context", handlers.ContextHandler, plain),
+        ("apolo/jobs", jobs.JobsHandler, plain),
+        ("apolo/jobs/([^/]+)", jobs.JobHandler, plain),
+        ("apolo/jobs/([^/]+)/log", jobs.JobLogHandler, plain),
+        ("apolo/shares", shares.SharesHandler, plain),
         ("apolo/transfers", transfers.TransfersHandler, with_transfers),
         ("apolo/transfers/([^/]+)", transfers.TransferHandler, with_transfers),
     ]

@@ -23,7 +23,15 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from ..client import ApoloError, ConfigError, InvalidInput, PlatformTimeout, PlatformUnreachable, TargetExists
+from ..client import (
+    ApoloError,
+    ConfigError,
+    InvalidInput,
+    NotFoundError,
+    PlatformTimeout,
+    PlatformUnreachable,
+    TargetExists,
+)
 from ..notebooks import GitError, ProjectError
 from .settings import Connection
 
@@ -63,6 +71,8 @@ def error_answer(exc: BaseException) -> JSONError | None:
         return JSONError(502, exc.message)
     if isinstance(exc, InvalidInput):
         return JSONError(400, exc.message)
+    if isinstance(exc, NotFoundError):  # also the platform's 400 "no such job"
+        return JSONError(404, exc.message)
     if isinstance(exc, TargetExists):
         return JSONError(409, exc.message, fix="Pass overwrite: true to replace it, or choose another destination.")
     if isinstance(exc, ApoloError):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from jupyter_apolo.client import AsyncApolo, resolve_config  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
 from tests.support.platform import BIN, LocalPlatform  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_CALLS", "1000"))
@@ -45,12 +45,6 @@ DOWNLOAD_MIB = int(os.environ.get("BENCH_DOWNLOAD_MIB", "1024"))
 CONCURRENT = int(os.environ.get("BENCH_CONCURRENT", "200"))
 ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "5")))
 MiB = 1 << 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss(pid: int) -> int:

@@ -126,14 +126,11 @@ def test_bad_token_is_authentication_error(platform):
 
 
 def test_unreachable_platform(tmp_path):
-    import socket
-
     from jupyter_apolo.client import PlatformUnreachable
     from jupyter_apolo.localplatform.auth import mint
+    from tests.support.net import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cfg = resolve_config(url=f"http://127.0.0.1:{port}/api/v1", token=mint(b"x" * 32, "alice"), environ={})
     with pytest.raises(PlatformUnreachable, match="Connection to the platform"):
         Apolo(cfg, retries=1)

@@ -14,7 +14,7 @@ import pytest
 
 from jupyter_apolo.client import NotFoundError, PlatformUnreachable, resolve_config
 from jupyter_apolo.client.relay import Relay
-
+from tests.support.net import free_port
 
 TOKEN = jwt.encode({"identity": "alice", "https://platform.neuromation.io/user": "alice"}, "not-the-platforms-key")
 
@@ -66,11 +66,7 @@ def test_platform_errors_keep_their_message_and_the_token_is_the_users(platform)
 
 
 def test_unreachable_platform_is_platform_unreachable():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
 
     async def main():
         cfg = resolve_config(url=f"http://127.0.0.1:{port}/api/v1", token=TOKEN, environ={})

@@ -13,8 +13,7 @@ import pytest
 from jupyter_apolo.client import Apolo, NotFoundError, PlatformUnreachable, resolve_config
 from jupyter_apolo.client.storage import child_uri
 from jupyter_apolo.client.transfer import CHUNK
-
-from .tcp_proxy import CuttingProxy
+from tests.support.tcp_proxy import CuttingProxy
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -68,7 +67,7 @@ def test_download_resumes_after_dropped_connections(platform, apolo, unique, tmp
     (tmp_path / "src.bin").write_bytes(data)
     folder = api.storage.mkdir(f"storage:{unique('resume')}")
     remote = api.transfer.upload_file(tmp_path / "src.bin", child_uri(folder, "big file #1 100%.bin"))
-    port = int(platform.url.rsplit(":", 1)[1].split("/")[0])
+    port = platform.port
     proxy = CuttingProxy(port, cut_after=1_500_000, cuts=3)
     try:
         with Apolo(resolve_config(url=f"http://127.0.0.1:{proxy.port}/api/v1", token=platform.token("alice"),
@@ -90,7 +89,7 @@ def test_failed_download_leaves_nothing_and_keeps_old_file(platform, apolo, uniq
     remote = api.transfer.upload_file(tmp_path / "src.bin", f"storage:{unique('atomic')}.bin")
     target = tmp_path / "keep.bin"
     target.write_bytes(b"old content")
-    port = int(platform.url.rsplit(":", 1)[1].split("/")[0])
+    port = platform.port
     proxy = CuttingProxy(port, cut_after=1_000_000, cuts=100)
     try:
         with Apolo(resolve_config(url=f"http://127.0.0.1:{proxy.port}/api/v1", token=platform.token("alice"),
@@ -136,7 +135,7 @@ def test_download_tree_into_existing_keeps_extra_local_files(apolo, unique, tmp_
 def test_retries_only_idempotent_calls(platform, apolo, unique):
     """A connection dropped before the answer: GET is retried, POST (share) is not."""
     apolo("alice").storage.mkdir(f"storage:{unique('retry')}")
-    port = int(platform.url.rsplit(":", 1)[1].split("/")[0])
+    port = platform.port
     proxy = CuttingProxy(port, cut_after=0, cuts=0)
     try:
         with Apolo(resolve_config(url=f"http://127.0.0.1:{proxy.port}/api/v1", token=platform.token("alice"),

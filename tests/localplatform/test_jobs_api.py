@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 
 import httpx
 import pytest
 
-from tests.support.platform import wait_for
+from tests.support.platform import process_group_alive, wait_for
 
 FINISHED = ("succeeded", "failed", "cancelled")
 NDJSON = {"Accept": "application/x-ndjson"}
@@ -199,16 +198,8 @@ def test_kill_cancels_with_user_requested_and_process_group_dies(platform):
     job = alice.get(f"/jobs/{job['id']}").json()
     assert job["status"] == "cancelled" and job["history"]["reason"] == "UserRequested"
     assert "finished_at" in job["history"]
-    wait_for(lambda: not _group_alive(pid), 10, what="the process group to die")
+    wait_for(lambda: not process_group_alive(pid), 10, what="the process group to die")
     assert alice.delete(f"/jobs/{job['id']}").status_code == 204  # no-op when finished
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 def test_bump_life_span(platform):

@@ -3,18 +3,9 @@ comes back as ``failed`` with reason ``PlatformStopped``, and its processes are 
 
 from __future__ import annotations
 
-import os
 import signal
 
-from tests.support.platform import wait_for
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+from tests.support.platform import process_group_alive, wait_for
 
 
 def _start_sleeper(platform, name: str) -> tuple[str, int]:
@@ -35,7 +26,7 @@ def _assert_stopped(platform, job_id: str, pgid: int) -> None:
     assert "platform stopped" in job["history"]["description"]
     assert {"started_at", "finished_at"} <= set(job["history"])
     assert [s["status"] for s in job["statuses"]] == ["pending", "running", "failed"]
-    wait_for(lambda: not _group_alive(pgid), 10, what="the job's process group to die")
+    wait_for(lambda: not process_group_alive(pgid), 10, what="the job's process group to die")
 
 
 def test_clean_restart_fails_running_jobs(platform, cli):
@@ -51,10 +42,10 @@ def test_clean_restart_fails_running_jobs(platform, cli):
 
 def test_killed_platform_recovers_and_kills_leftover_processes(platform):
     job_id, pgid = _start_sleeper(platform, "orphan")
-    port = int(platform.url.rsplit(":", 1)[1].split("/")[0])
+    port = platform.port
     platform.proc.send_signal(signal.SIGKILL)  # no shutdown hook runs: the job's group lives on
     platform.proc.wait()
     platform.proc = None
-    assert _group_alive(pgid)
+    assert process_group_alive(pgid)
     platform.start(port)
     _assert_stopped(platform, job_id, pgid)

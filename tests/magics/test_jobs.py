@@ -3,14 +3,12 @@ bob's view checked with the official apolo CLI."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from jupyter_apolo.magics.jobs import JobList
 from tests.magics.conftest import SLEEPER_CMD as SLEEPER, create_job, job_status
 from tests.support.platform import wait_for
-
+from tests.support.signals import fallback_after, sigint_after
 
 
 @pytest.fixture(scope="module")
@@ -152,17 +150,16 @@ def test_kill(shell, platform, jobs):
 
 def test_logs_follow_a_running_job_until_interrupted(shell, platform, capsys):
     """As in a kernel: the interrupt is a real SIGINT while `%apolo logs` follows a running job."""
-    import signal
-    import threading
-
     job = create_job(platform, "alice", SLEEPER)
     wait_for(lambda: job_status(platform, "alice", job["id"]) == "running", 60, what="running job")
-    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
+
+    def end_the_job() -> None:  # ends the log stream, so a lost SIGINT fails the test instead of hanging it
+        with platform.http("alice") as http:
+            http.delete(f"/jobs/{job['id']}")
+
+    with fallback_after(30, end_the_job) as gave_up, sigint_after(3.0):
         assert shell(f"logs {job['id']}") is None
-    finally:
-        timer.cancel()
+    assert not gave_up.is_set(), "the SIGINT never stopped `%apolo logs`: the job was killed after 30 s"
     captured = capsys.readouterr()
     assert "sleeping" in captured.out
     assert captured.err.strip() == "%apolo logs: interrupted"

@@ -9,12 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_apolo.client import Apolo, resolve_config
+from jupyter_apolo.client import Apolo, NotFoundError, resolve_config
 from jupyter_apolo.notebooks import workflow
 from jupyter_apolo.notebooks.sync import PULL
 
 TEAM = "awesome-team"
 NOTEBOOKS_URI = "storage:/awesome-team/awesome_project/notebooks"
+
+
+def clear_notebooks(api: Apolo) -> None:
+    """Remove the team project's notebooks folder (``NOTEBOOKS_URI``) from storage, if there is one."""
+    try:
+        api.storage.rm(NOTEBOOKS_URI, recursive=True)
+    except NotFoundError:
+        pass
 
 
 def git(repo: Path, *args: str) -> str:

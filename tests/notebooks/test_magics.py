@@ -11,8 +11,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from jupyter_apolo.client.errors import NotFoundError
-from tests.notebooks.conftest import NOTEBOOKS_URI, git
+from tests.notebooks.conftest import NOTEBOOKS_URI, clear_notebooks, git
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -32,10 +31,7 @@ def shell(platform, team, monkeypatch):
 @pytest.fixture
 def on_storage(session, shared_fixtures):
     api = session("alice").api
-    try:
-        api.storage.rm(NOTEBOOKS_URI, recursive=True)
-    except NotFoundError:
-        pass
+    clear_notebooks(api)
     api.storage.mkdir(NOTEBOOKS_URI + "/jupyter-docs", parents=True)
     for name in ("Running Code.ipynb", "Notebook Basics.ipynb"):
         api.transfer.upload_file(shared_fixtures / "notebooks/jupyter-docs" / name, f"{NOTEBOOKS_URI}/jupyter-docs/{name}")

@@ -9,8 +9,7 @@ import os
 from jupyter_apolo.client import AsyncApolo, resolve_config
 from jupyter_apolo.client.sync import run
 from jupyter_apolo.notebooks.remote import StorageFolder
-
-from ..client.tcp_proxy import CuttingProxy
+from tests.support.tcp_proxy import CuttingProxy
 
 
 def test_download_resumes_hashes_and_sends_one_open_per_file(platform, tmp_path):
@@ -20,7 +19,7 @@ def test_download_resumes_hashes_and_sends_one_open_per_file(platform, tmp_path)
     async def scenario():  # type: ignore[no-untyped-def]
         async with AsyncApolo(resolve_config(url=platform.url, token=platform.token("alice"), environ={})) as api:
             await api.storage.create(await api.storage.http_url(f"{folder}/sub/nb.ipynb"), data)
-        port = int(platform.url.rsplit(":", 1)[1].split("/")[0])
+        port = platform.port
         proxy = CuttingProxy(port, cut_after=1_000_000, cuts=2)
         try:
             url = f"http://127.0.0.1:{proxy.port}/api/v1"

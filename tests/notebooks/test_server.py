@@ -4,7 +4,6 @@ its loop fixtures would leak into the rest of this folder), talking to the embed
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,12 @@ import httpx
 import nbformat
 import pytest
 
-from jupyter_apolo.client.errors import NotFoundError
-from tests.notebooks.conftest import NOTEBOOKS_URI, git, make_checkout
+from tests.notebooks.conftest import NOTEBOOKS_URI, clear_notebooks, git, make_checkout
+from tests.support.net import free_port
 from tests.support.platform import wait_for
 
 pytestmark = pytest.mark.timeout(300)
 TOKEN = "notebooks-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +66,7 @@ def lab(platform, team, tmp_path_factory):
 def project(lab, session, shared_fixtures, tmp_path):
     client, root = lab
     api = session("alice").api
-    try:
-        api.storage.rm(NOTEBOOKS_URI, recursive=True)
-    except NotFoundError:
-        pass
+    clear_notebooks(api)
     api.storage.mkdir(NOTEBOOKS_URI, parents=True)
     api.transfer.upload_file(shared_fixtures / "notebooks/jupyter-docs/Running Code.ipynb", f"{NOTEBOOKS_URI}/Running Code.ipynb")
     time.sleep(1.1)

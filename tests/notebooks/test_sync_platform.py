@@ -14,10 +14,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from jupyter_apolo.client.errors import NotFoundError
 from jupyter_apolo.notebooks import GitRepo
 from jupyter_apolo.notebooks.sync import PUSH
-from tests.notebooks.conftest import NOTEBOOKS_URI, git
+from tests.notebooks.conftest import NOTEBOOKS_URI, clear_notebooks, git
 from tests.support.platform import wait_for
 
 pytestmark = pytest.mark.timeout(300)
@@ -27,10 +26,7 @@ def seed(session, shared_fixtures: Path, tmp_path: Path) -> Path:
     """A fresh notebooks folder on storage: the template's demo.ipynb, the jupyter-docs notebooks, plus a
     checkpoint and an ignored results/ file that must never come down. Returns the seeded local copy."""
     api = session("alice").api
-    try:
-        api.storage.rm(NOTEBOOKS_URI, recursive=True)
-    except NotFoundError:
-        pass
+    clear_notebooks(api)
     src = tmp_path / "seed"
     (src / "jupyter-docs").mkdir(parents=True)
     (src / ".ipynb_checkpoints").mkdir()
@@ -215,10 +211,7 @@ def test_commit_and_push_to_a_bare_remote(session, tmp_path, pulled):
 
 def test_interrupted_pull_resumes_to_the_right_state(session, platform, tmp_path, checkout, shared_fixtures):
     api = session("alice").api
-    try:
-        api.storage.rm(NOTEBOOKS_URI, recursive=True)
-    except NotFoundError:
-        pass
+    clear_notebooks(api)
     src = tmp_path / "many"
     src.mkdir()
     small = (shared_fixtures / "notebooks/jupyter-docs/Running Code.ipynb").read_bytes()  # 52 kB

@@ -10,6 +10,8 @@ the module configured: the browser must never see one.
 from __future__ import annotations
 
 import asyncio
+import re
+from urllib.parse import urlencode
 
 import pytest
 
@@ -116,3 +118,24 @@ def no_ambient_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("APOLO_CONFIG", str(tmp_path / "no-apolo-config"))
     monkeypatch.setenv("JUPYTER_APOLO_EMBEDDED", str(tmp_path / "no-embedded.json"))
     monkeypatch.setenv("HOME", str(tmp_path))
+
+
+@pytest.fixture
+def cookie_session(http_server_client, jp_base_url, jp_serverapp, responses):
+    """``await cookie_session()``: log in through the login form as a browser does ->
+    ``(cookie header, xsrf token)``."""
+    return lambda: _login(http_server_client, jp_base_url, jp_serverapp, responses)
+
+
+async def _login(http_server_client, jp_base_url, jp_serverapp, responses):
+    resp = await http_server_client.fetch(f"{jp_base_url}login", raise_error=False)
+    xsrf = re.search(r"_xsrf=([^;]+)", " ".join(resp.headers.get_list("Set-Cookie"))).group(1)
+    resp = await http_server_client.fetch(
+        f"{jp_base_url}login", method="POST", follow_redirects=False, raise_error=False,
+        body=urlencode({"password": jp_serverapp.identity_provider.token, "_xsrf": xsrf}),
+        headers={"Cookie": f"_xsrf={xsrf}"},
+    )
+    responses.record_response(resp, "POST login")
+    assert resp.code == 302, resp.code
+    cookies = [c.split(";", 1)[0] for c in resp.headers.get_list("Set-Cookie")]
+    return "; ".join([f"_xsrf={xsrf}", *cookies]), xsrf

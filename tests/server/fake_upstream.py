@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 
 import jwt
 from tornado import httpserver, iostream, web
@@ -19,8 +18,7 @@ TOKEN = jwt.encode({"identity": "alice", "https://platform.neuromation.io/user":
 class Recorder:
     def __init__(self) -> None:
         self.requests: list[dict] = []
-        self.stream_closed = threading.Event()
-        self.stream_chunks = 0
+        self.stream_ended = threading.Event()  # the endless download's handler has returned
 
 
 class Base(web.RequestHandler):
@@ -73,7 +71,8 @@ class Jobs(Base):
 
 
 class Endless(Base):
-    """``GET .../endless?op=OPEN``: 64 KiB every 10 ms until the client goes away."""
+    """``GET .../endless?op=OPEN``: 64 KiB every 10 ms until the client goes away; then
+    ``rec.stream_ended`` is set: from that moment nothing more can be pulled from it."""
 
     async def get(self) -> None:
         self.set_header("Content-Type", "application/octet-stream")
@@ -82,13 +81,11 @@ class Endless(Base):
             while True:
                 self.write(chunk)
                 await self.flush()
-                self.rec.stream_chunks += 1
                 await asyncio.sleep(0.01)
         except iostream.StreamClosedError:
-            self.rec.stream_closed.set()
-
-    def on_connection_close(self) -> None:
-        self.rec.stream_closed.set()
+            pass
+        finally:
+            self.rec.stream_ended.set()
 
 
 class Stall(Base):
@@ -154,11 +151,3 @@ class FakeUpstream:
             server.stop()
             await server.close_all_connections()
 
-
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False

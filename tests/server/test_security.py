@@ -4,8 +4,6 @@ proxy refusing anything that could reach another host or path (SSRF)."""
 from __future__ import annotations
 
 import json
-import re
-from urllib.parse import urlencode
 
 import pytest
 
@@ -20,6 +18,13 @@ ROUTES = [
     ("PUT", "apolo/storage/local/alice/unauth.txt?op=CREATE"),
     ("POST", "apolo/transfers"),
     ("GET", "apolo/transfers/some-id"),
+    ("GET", "apolo/jobs"),
+    ("GET", "apolo/jobs/some-id"),
+    ("DELETE", "apolo/jobs/some-id"),
+    ("GET", "apolo/jobs/some-id/log"),
+    ("GET", "apolo/shares?uri=storage:"),
+    ("POST", "apolo/shares"),
+    ("DELETE", "apolo/shares?uri=storage:&user=bob"),
 ]
 
 
@@ -28,27 +33,6 @@ async def test_unauthenticated_requests_are_refused(fetch, platform, method, pat
     resp = await fetch(method, path, auth=False, body=b"data" if method in ("POST", "PUT") else None)
     assert resp.code == 403, (resp.code, resp.body)
     assert platform.http("alice").get("storage/local/alice/unauth.txt", params={"op": "GETFILESTATUS"}).status_code == 404
-
-
-@pytest.fixture
-def cookie_session(http_server_client, jp_base_url, jp_serverapp, responses):
-    """``await cookie_session()``: log in through the login form as a browser does ->
-    ``(cookie header, xsrf token)``."""
-    return lambda: _login(http_server_client, jp_base_url, jp_serverapp, responses)
-
-
-async def _login(http_server_client, jp_base_url, jp_serverapp, responses):
-    resp = await http_server_client.fetch(f"{jp_base_url}login", raise_error=False)
-    xsrf = re.search(r"_xsrf=([^;]+)", " ".join(resp.headers.get_list("Set-Cookie"))).group(1)
-    resp = await http_server_client.fetch(
-        f"{jp_base_url}login", method="POST", follow_redirects=False, raise_error=False,
-        body=urlencode({"password": jp_serverapp.identity_provider.token, "_xsrf": xsrf}),
-        headers={"Cookie": f"_xsrf={xsrf}"},
-    )
-    responses.record_response(resp, "POST login")
-    assert resp.code == 302, resp.code
-    cookies = [c.split(";", 1)[0] for c in resp.headers.get_list("Set-Cookie")]
-    return "; ".join([f"_xsrf={xsrf}", *cookies]), xsrf
 
 
 async def test_cookie_session_post_needs_the_xsrf_header(fetch, cookie_session, platform):

@@ -9,6 +9,9 @@ import os
 
 import pytest
 
+from tests.support.platform import async_wait_for
+from tests.support.tcp_proxy import CuttingProxy
+
 
 def body(resp):
     return json.loads(resp.body)
@@ -121,16 +124,40 @@ async def test_unknown_transfer_is_404(fetch):
     assert resp.code == 404 and "No transfer" in body(resp)["error"]
 
 
-async def test_cancel_leaves_no_partial_file(fetch, platform, jp_root_dir):
-    zeros = bytes(1 << 20)
-    resp = platform.http("alice").put("storage/local/alice/big.bin", params={"op": "CREATE"},
-                                      content=(zeros for _ in range(96)))
+@pytest.fixture
+def stalling_network(platform):
+    """The platform behind a proxy that forwards 1 MiB of a response, then nothing until the test ends."""
+    proxy = CuttingProxy(platform.port, hold_after=1 << 20)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def apolo_config(apolo_config, request):
+    """The conftest's config; a test that asks for ``stalling_network`` reaches the platform through it."""
+    if "stalling_network" not in request.fixturenames:
+        return apolo_config
+    proxy = request.getfixturevalue("stalling_network")
+    return {**apolo_config, "url": f"http://127.0.0.1:{proxy.port}/api/v1"}
+
+
+def partial_files(root) -> list[str]:
+    return [p.name for p in root.iterdir() if p.name.endswith(".part")]
+
+
+async def test_cancel_leaves_no_partial_file(fetch, platform, jp_root_dir, stalling_network):
+    size = 8 << 20
+    resp = platform.http("alice").put("storage/local/alice/big.bin", params={"op": "CREATE"}, content=bytes(size))
     assert resp.status_code == 201
     task = body(await start(fetch, direction="download", src="storage:big.bin", dst="big.bin"))
-    await asyncio.sleep(0.05)
+    # the download is surely mid-way: 1 MiB of 8 came through, the rest is held back
+    await async_wait_for(stalling_network.held.is_set, 30, what="the download to reach the stalled network")
+    assert partial_files(jp_root_dir), "no partial file to clean up: the test would prove nothing"
+    assert not body(await fetch("GET", f"apolo/transfers/{task['id']}"))["done"]
+
     assert (await fetch("DELETE", f"apolo/transfers/{task['id']}")).code == 204
     task = await finished(fetch, task["id"])
-    if task["error"] is not None:  # cancelled before the end: nothing half-written remains
-        assert task["error"] == {"error": "Cancelled."}
-        assert not (jp_root_dir / "big.bin").exists()
-    assert not [p for p in jp_root_dir.iterdir() if p.name.endswith(".part")]
+    assert task["error"] == {"error": "Cancelled."}
+    assert task["bytes"] < size
+    assert not (jp_root_dir / "big.bin").exists()
+    assert partial_files(jp_root_dir) == []

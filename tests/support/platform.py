@@ -3,13 +3,16 @@ independent users of it. Used by every test folder (no pytest-jupyter here)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -40,6 +43,10 @@ class LocalPlatform:
         return self.url[: -len("/api/v1")]
 
     @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
+
+    @property
     def storage_url(self) -> str:
         return f"{self.url}/storage"
 
@@ -64,7 +71,7 @@ class LocalPlatform:
         self.proc = None
 
     def restart(self) -> None:
-        port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        port = self.port
         self.stop()
         self.start(port)
 
@@ -92,6 +99,19 @@ class LocalPlatform:
         """An httpx client authenticated as ``user`` (None: anonymous)."""
         headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+
+@contextmanager
+def running_platform(root: Path, users: tuple[str, ...] = ("alice", "bob")) -> Iterator[LocalPlatform]:
+    """A started ``LocalPlatform`` on ``root`` (a new dir) with ``users`` created, each with a
+    personal project; stopped on exit."""
+    lp = LocalPlatform(root).start()
+    try:
+        for user in users:
+            lp.token(user)
+        yield lp
+    finally:
+        lp.stop()
 
 
 class ApoloCLI:
@@ -126,12 +146,34 @@ def strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", text)
 
 
-def wait_for(predicate, timeout: float = 30, interval: float = 0.1, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value; ``AssertionError`` after ``timeout`` s."""
+def process_group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` (a platform job's processes) still exists."""
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _polls(timeout: float, what: str) -> Iterator[None]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
-        if value:
+        yield
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.1, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value (returned); ``AssertionError`` after ``timeout`` s."""
+    for _ in _polls(timeout, what):
+        if value := predicate():
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def async_wait_for(predicate, timeout: float = 30, interval: float = 0.05, what: str = "condition"):
+    """``wait_for`` for async tests: polls with ``asyncio.sleep``, so the loop (a Jupyter server
+    under test, say) keeps running meanwhile."""
+    for _ in _polls(timeout, what):
+        if value := predicate():
+            return value
+        await asyncio.sleep(interval)

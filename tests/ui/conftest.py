@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.support.platform import REPO, LocalPlatform
+from tests.support.platform import REPO, LocalPlatform, running_platform
 from tests.ui.lab import Lab
 
 CHROMIUM = "/usr/bin/chromium"
@@ -34,11 +34,8 @@ def passed_config(platform: LocalPlatform, user: str) -> str:
 @pytest.fixture(scope="session")
 def ui_platform(tmp_path_factory):
     """The embedded platform for the whole browser session (users alice and bob)."""
-    lp = LocalPlatform(tmp_path_factory.mktemp("platform") / "root").start()
-    lp.token("alice")
-    lp.token("bob")
-    yield lp
-    lp.stop()
+    with running_platform(tmp_path_factory.mktemp("platform") / "root") as lp:
+        yield lp
 
 
 @pytest.fixture(scope="session")

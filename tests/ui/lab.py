@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from jupyter_apolo.launcher import stop_process
+from tests.support.net import free_port
 from tests.support.platform import wait_for
 
 #: Credential sources the server extension reads; cleared so each Lab sees only what a test passes.
@@ -25,12 +25,6 @@ CREDENTIAL_VARS = ("APOLO_PASSED_CONFIG", "NEURO_PASSED_CONFIG", "APOLO_CONFIG",
 #: Settings that keep the "get Jupyter news?" toast from covering the page.
 QUIET_NOTIFICATIONS = ("@jupyterlab/apputils-extension", "notification",
                        {"fetchNews": "false", "checkForUpdates": False})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -7,8 +7,9 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from jupyter_apolo.launcher import local_username
+from tests.support.net import free_port
 from tests.support.platform import BIN
-from tests.ui.lab import Lab, free_port
+from tests.ui.lab import Lab
 from tests.ui.test_sidebar import field, open_lab, open_sidebar
 
 
