@@ -112,6 +112,16 @@ def api_allowed(method: str, path: str, entries: tuple[str, ...]) -> bool:
     return any(m == method and rx.fullmatch(path) for m, rx in _api_rules(entries))
 
 
+def platform_answer(exc: BaseException) -> BaseException:
+    """The JSON answer for an error of a proxied call: the base handler's (``error_answer``), but
+    an answer the platform gave keeps the platform's status (a proxy relays, never re-judges: the
+    platform's 400 "no such job" stays a 400 although the client reads it as not found)."""
+    answer = error_answer(exc)
+    if answer is None or not isinstance(exc, ApoloError) or exc.status is None:
+        return exc
+    return JSONError(exc.status, answer.message, **answer.extra)
+
+
 @web.stream_request_body
 class ProxyHandler(ApoloHandler):
     """Streams one allow-listed call to the platform. Subclasses say where it goes.
@@ -243,9 +253,9 @@ class ProxyHandler(ApoloHandler):
                         await self.flush()  # back-pressure: wait until the browser's socket takes it
         except UpstreamBusy as exc:
             raise JSONError(exc.status or 503, exc.message, limit=exc.limit, setting=exc.setting) from None
-        except (ApoloError, JSONError):
+        except (ApoloError, JSONError) as exc:
             if not self._headers_written:
-                raise  # becomes a JSON error answer
+                raise platform_answer(exc) from None  # becomes a JSON error answer
             self._abort("the platform connection failed mid-response")
             return
         except StreamClosedError:
