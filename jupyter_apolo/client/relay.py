@@ -279,9 +279,9 @@ class Relay:
     chunks (no limit on the whole exchange: a 1 TiB download may take hours).
     ``max_connections``: most upstream connections at once (0: no limit); ``max_per_client``: most
     for one ``client`` key of ``exchange`` (0: no limit); ``queue_timeout``: seconds without any
-    connection freed after which a waiting call fails with ``UpstreamBusy``. TLS is verified with the same trust store as httpx
-    (``SSL_CERT_FILE``/``SSL_CERT_DIR`` if set, else certifi). Redirects are never followed,
-    cookies never kept, bodies never decompressed.
+    connection freed after which a waiting call fails with ``UpstreamBusy``. TLS is verified with
+    the same trust store as httpx (``SSL_CERT_FILE``/``SSL_CERT_DIR`` if set, else certifi).
+    Redirects are never followed, cookies never kept, bodies never decompressed.
     """
 
     def __init__(self, config: ApoloConfig, *, connect_timeout: float = 10.0, read_timeout: float = 60.0,

@@ -29,12 +29,13 @@ import asyncio
 import hashlib
 import re
 from functools import lru_cache
-from typing import AsyncIterator
+from typing import AsyncIterator, cast
 from urllib.parse import unquote, urlsplit
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import ensure_async
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
 from ..client import ApoloError, AsyncApolo
@@ -171,14 +172,18 @@ class ProxyHandler(ApoloHandler):
         if method not in BODY_METHODS and self._has_body():
             # Answered once the body is read (data_received discards it), so a client that
             # reuses its connection still gets the answer.
-            self.request.connection.set_max_body_size(REFUSED_BODY_LIMIT)
+            self._limit_body(REFUSED_BODY_LIMIT)
             self._refused = JSONError(400, f"Refused {method} with a request body: the platform reads no body on "
                                            f"{method}. Send the request without one (no body, no Content-Length).")
             return
         if method in BODY_METHODS:
-            self.request.connection.set_max_body_size(self.connection.settings.max_upload_bytes)
+            self._limit_body(self.connection.settings.max_upload_bytes)
             self._body = asyncio.Queue(maxsize=QUEUED_CHUNKS)
         self._exchange = asyncio.ensure_future(self._forward(method, path))
+
+    def _limit_body(self, limit: int) -> None:
+        """Most bytes of request body tornado reads for this request (more: it answers 400)."""
+        cast(HTTP1Connection, self.request.connection).set_max_body_size(limit)
 
     def _has_body(self) -> bool:
         headers = self.request.headers
@@ -297,7 +302,7 @@ class ProxyHandler(ApoloHandler):
     def _secrets(self) -> tuple[str, ...]:
         try:
             return (self.connection.config().token,)
-        except Exception:  # no credentials: nothing to hide
+        except ApoloError:  # no credentials: nothing to hide
             return ()
 
     def compute_etag(self) -> None:

@@ -25,7 +25,6 @@ import asyncio
 import os
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,7 +75,8 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p / 100 * len(values)))]
 
 
-def start_jupyter(tmp: Path, platform: LocalPlatform, token_file: Path, users: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_jupyter(tmp: Path, platform: LocalPlatform, token_file: Path,
+                  users: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """A ``jupyter server`` with the extension and ``TokenPerUser`` on a free port -> (process, base url)."""
     port = free_port()
     (tmp / "idp").mkdir()
@@ -87,7 +87,8 @@ def start_jupyter(tmp: Path, platform: LocalPlatform, token_file: Path, users: d
     (tmp / "root").mkdir(exist_ok=True)
     proc = subprocess.Popen(
         [str(BIN / "jupyter-server"), "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={secrets.token_hex(16)}", "--ServerApp.identity_provider_class=bench_users.TokenPerUser",
+         f"--IdentityProvider.token={secrets.token_hex(16)}",
+         "--ServerApp.identity_provider_class=bench_users.TokenPerUser",
          f"--ServerApp.root_dir={tmp / 'root'}",
          "--ServerApp.jpserver_extensions={'jupyter_apolo': True, 'jupyterlab': False, 'nbdime': False, "
          "'jupyter_lsp': False, 'jupyter_server_terminals': False, 'notebook': False, 'notebook_shim': False}",
@@ -209,10 +210,11 @@ async def main_async(platform: LocalPlatform, token: str, base: str, users: dict
                                      timeout=60) as client:
             await calls(client, job["id"], 20)  # warm up
             quiet, quiet_status = await calls(client, job["id"], CALLS)
-            print(f"\n1. reference: carol's {CALLS} proxied calls on a quiet server: {summary(quiet)}; {dict(quiet_status)}")
+            print(f"\n1. reference: carol's {CALLS} proxied calls on a quiet server: {summary(quiet)}; "
+                  f"{dict(quiet_status)}")
 
             stop = asyncio.Event()
-            big = f"/apolo/storage/local/alice/fair-big.bin"
+            big = "/apolo/storage/local/alice/fair-big.bin"
             readers = [asyncio.ensure_future(stalled_reader(port, big, mallory, stop)) for _ in range(STALLED)]
             uploads = [asyncio.ensure_future(trickling_upload(port, f"/apolo/storage/local/alice/trickle-{i}.bin",
                                                               mallory, stop)) for i in range(TRICKLING)]
@@ -221,9 +223,10 @@ async def main_async(platform: LocalPlatform, token: str, base: str, users: dict
             target = 3 * pct(quiet, 99) + 0.005
             good = busy_status == Counter({200: CALLS}) and pct(busy, 99) <= target
             ok &= good
-            print(f"2. with mallory's {STALLED} stalled downloads + {TRICKLING} trickling uploads: carol's {CALLS} calls: "
-                  f"{summary(busy)}; {dict(busy_status)}")
-            print(f"   target: all 200, p99 <= 3 x reference p99 + 5 ms = {target * 1000:.1f} ms: {'OK' if good else 'MISSED'}")
+            print(f"2. with mallory's {STALLED} stalled downloads + {TRICKLING} trickling uploads: "
+                  f"carol's {CALLS} calls: {summary(busy)}; {dict(busy_status)}")
+            print(f"   target: all 200, p99 <= 3 x reference p99 + 5 ms = {target * 1000:.1f} ms: "
+                  f"{'OK' if good else 'MISSED'}")
             # mallory's excess calls were queued; after queue_timeout (30 s) they are answered 429
             await asyncio.sleep(31)
             stop.set()
