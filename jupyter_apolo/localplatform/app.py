@@ -15,10 +15,10 @@ from typing import Callable
 
 from tornado import httpserver, web
 
-from . import base, config_api, jobs_api, storage_api, users_api
+from . import base, config_api, job_proxy, jobs_api, storage_api, users_api
 from .state import Platform
 
-SERVICES: tuple[ModuleType, ...] = (config_api, users_api, jobs_api, storage_api)
+SERVICES: tuple[ModuleType, ...] = (job_proxy, config_api, users_api, jobs_api, storage_api)  # job hosts first
 log = logging.getLogger("jupyter_apolo.localplatform")
 
 

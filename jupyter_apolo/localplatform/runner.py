@@ -18,9 +18,9 @@ What stands in for the container:
   path, longest ``dst_path`` first: ``cat /data/x`` with a volume at ``/data`` runs
   ``cat <root>/data/x``.
 - **HTTP port.** A job with ``http.port`` P gets a free loopback port L: ``NEURO_JOB_HTTP_PORT=L``,
-  ``--port=P``/``--port P`` arguments become L, and ``http_url``/``http_url_named`` are
-  ``http://127.0.0.1:L``. Nothing stands in front of it: ``requires_auth`` is recorded, not
-  enforced (the port is reachable from this machine only).
+  ``--port=P``/``--port P`` arguments become L. ``http_url``/``http_url_named`` are the job's
+  host on the platform's own port (``http://<job-id>.jobs.localhost:<port>``), where
+  ``job_proxy`` forwards to L for users with read on the job (``requires_auth``).
 - **Logs.** stdout and stderr go, unbuffered by us, to ``jobs_root/<id>/output.log`` as raw
   bytes; ``output.idx`` records ``<offset> <epoch seconds>`` per chunk read, which gives
   ``since`` and ``timestamps`` for the log stream at chunk precision.
@@ -50,7 +50,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator
-from urllib.parse import urlsplit
 
 from . import acl
 from .state import Platform
@@ -192,6 +191,7 @@ class Runner:
     def __init__(self, platform: Platform):
         self.platform = platform
         self.live: dict[str, _Live] = {}
+        self.local_ports: dict[str, int] = {}  # job id -> loopback port its HTTP server listens on
         self._tasks: set[asyncio.Task] = set()
 
     # -- lifecycle hooks -----------------------------------------------------------------------
@@ -217,13 +217,22 @@ class Runner:
 
     # -- operations ----------------------------------------------------------------------------
 
-    def assign_http(self, job: dict[str, Any]) -> None:
-        """Give a job with ``container.http`` a loopback port: sets ``http_url(_named)``."""
-        if job["container"].get("http"):
-            url = f"http://127.0.0.1:{free_port()}"
-            job["http_url"] = url
-            if job.get("name"):
-                job["http_url_named"] = url
+    def assign_http(self, job: dict[str, Any], request_host: str | None = None) -> None:
+        """Give a job with ``container.http`` a loopback port and set ``http_url(_named)``: its
+        host behind the platform's auth (``job_proxy.public_urls``) for a platform reached at
+        ``request_host`` (``host:port``); without one, the bare loopback port (unprotected)."""
+        if not job["container"].get("http"):
+            return
+        port = self.local_ports[job["id"]] = free_port()
+        if request_host:
+            from .job_proxy import public_urls
+
+            url, named = public_urls(job, request_host)
+        else:
+            url = named = f"http://127.0.0.1:{port}"
+        job["http_url"] = url
+        if job.get("name") and named:
+            job["http_url_named"] = named
 
     def start(self, job: dict[str, Any]) -> None:
         """Run the saved, pending ``job`` in the background. Failures to start (no such
@@ -265,6 +274,7 @@ class Runner:
                 self._record(live.job_id, "failed", "Error", f"Platform error: {exc}")
         finally:
             self.live.pop(live.job_id, None)
+            self.local_ports.pop(live.job_id, None)
             live.done.set()
 
     def _record(self, job_id: str, status: str, reason: str | None = None, description: str | None = None,
@@ -358,7 +368,7 @@ class Runner:
             raise ValueError("the job has no command")
         argv = [map_paths(arg, mappings) for arg in argv]
         http = container.get("http")
-        local_port = urlsplit(job["http_url"]).port if http and job.get("http_url") else None
+        local_port = self.local_ports.get(job["id"]) if http else None
         if http and local_port:
             argv = map_port(argv, int(http["port"]), local_port)
         cwd = root
