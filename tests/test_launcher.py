@@ -35,7 +35,7 @@ class Launch:
         self.proc = subprocess.Popen(
             [str(BIN / "jupyter-apolo"), "lab", "--data-dir", str(data), "--port", str(self.platform_port), "--",
              "--no-browser", "--ip=127.0.0.1", f"--port={self.lab_port}", f"--IdentityProvider.token={self.token}",
-             *(["--allow-root"] if allow_root else []), "--LabApp.news_url=None"],
+             *(["--allow-root"] if allow_root else []), "--LabApp.news_url=None", "--ServerApp.port_retries=0"],
             env=env, stdout=subprocess.DEVNULL, stderr=open(data.parent / f"{data.name}-launch.log", "ab"),
             start_new_session=True,
         )

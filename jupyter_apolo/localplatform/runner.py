@@ -351,6 +351,20 @@ class Runner:
     def _prepare(self, job: dict[str, Any], directory: Path) -> tuple[list[str], Path, dict[str, str]]:
         """Build the sandbox; return ``(argv, cwd, env)``. Raises ``ValueError``/``OSError``."""
         container = job["container"]
+        argv = shlex.split(container.get("entrypoint") or "") + shlex.split(container.get("command") or "")
+        if not argv:
+            raise ValueError("the job has no command")
+        return self._in_sandbox(job, directory, argv)
+
+    def exec_context(self, job: dict[str, Any], argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
+        """``(argv, cwd, env)`` to run ``argv`` inside the running ``job`` as ``apolo exec`` does:
+        its sandbox, working directory, environment and path mapping. Raises ``ValueError``."""
+        if not argv:
+            raise ValueError("no command given: use e.g. `apolo exec JOB -- bash`")
+        return self._in_sandbox(job, job_dir(self.platform, job["id"]), argv)
+
+    def _in_sandbox(self, job: dict[str, Any], directory: Path, argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
+        container = job["container"]
         root = directory / "root"
         root.mkdir(parents=True, exist_ok=True)
         mappings = []
@@ -363,9 +377,6 @@ class Runner:
                 link.symlink_to(target, target_is_directory=True)
             mappings.append(("/" + volume["dst_path"].strip("/"), str(link)))
         mappings.sort(key=lambda m: -len(m[0]))
-        argv = shlex.split(container.get("entrypoint") or "") + shlex.split(container.get("command") or "")
-        if not argv:
-            raise ValueError("the job has no command")
         argv = [map_paths(arg, mappings) for arg in argv]
         http = container.get("http")
         local_port = self.local_ports.get(job["id"]) if http else None
@@ -464,13 +475,14 @@ class LogIndex:
 
 
 async def follow_log(platform: Platform, job_id: str, *, since: datetime | None = None, timestamps: bool = False,
-                     poll_seconds: float = 0.2) -> AsyncIterator[bytes]:
+                     poll_seconds: float = 0.2, from_end: bool = False) -> AsyncIterator[bytes]:
     """The job's log as raw byte chunks, following it until the job is finished and its log
     drained (mon ``log_ws``). ``since``: only chunks written at or after it; ``timestamps``:
-    each line prefixed with ``<ISO time> `` (chunk precision)."""
+    each line prefixed with ``<ISO time> `` (chunk precision); ``from_end``: only what is
+    written from now on (``attach``)."""
     directory = job_dir(platform, job_id)
     index = LogIndex(directory / "output.idx")
-    offset = 0
+    offset = _size(directory / "output.log") if from_end else 0
     if since is not None:
         index.refresh()
         start = index.offset_since(since.timestamp())
