@@ -42,6 +42,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import sys
@@ -51,7 +52,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from . import acl
+from . import acl, sandbox
 from .state import Platform
 
 log = logging.getLogger("jupyter_apolo.localplatform.jobs")
@@ -190,6 +191,12 @@ class Runner:
 
     def __init__(self, platform: Platform):
         self.platform = platform
+        self.isolation = sandbox.probe()
+        if self.isolation.enabled:
+            log.info("job isolation: bubblewrap (%s)", self.isolation.detail)
+        else:
+            log.warning("job isolation: off, %s; jobs run as plain processes of this user (see README)",
+                        self.isolation.detail)
         self.live: dict[str, _Live] = {}
         self.local_ports: dict[str, int] = {}  # job id -> loopback port its HTTP server listens on
         self._tasks: set[asyncio.Task] = set()
@@ -364,6 +371,8 @@ class Runner:
         return self._in_sandbox(job, job_dir(self.platform, job["id"]), argv)
 
     def _in_sandbox(self, job: dict[str, Any], directory: Path, argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
+        if self.isolation.enabled:
+            return self._in_bwrap(job, directory, argv)
         container = job["container"]
         root = directory / "root"
         root.mkdir(parents=True, exist_ok=True)
@@ -395,6 +404,32 @@ class Runner:
         env.update(self._job_env(job, local_port))
         return argv, cwd, env
 
+    def _in_bwrap(self, job: dict[str, Any], directory: Path, argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
+        """``(argv, cwd, env)`` running ``argv`` under bubblewrap (``sandbox``): volumes at their
+        real ``dst_path``, so no path mapping; ``cwd`` is the host folder bwrap starts from."""
+        container = job["container"]
+        directory.mkdir(parents=True, exist_ok=True)
+        volumes = []
+        for volume in container.get("volumes", []):
+            target = storage_path(self.platform, volume["src_storage_uri"])
+            target.mkdir(parents=True, exist_ok=True)
+            volumes.append((target, volume["dst_path"], bool(volume.get("read_only"))))
+        http = container.get("http")
+        local_port = self.local_ports.get(job["id"]) if http else None
+        if http and local_port:
+            argv = map_port(argv, int(http["port"]), local_port)
+        home = sandbox.home_path()
+        inside_cwd = container.get("working_dir") or home
+        _check_command(argv[0], volumes)
+        argv = sandbox.bwrap_argv(self.isolation, job_id=job["id"], platform_root=self.platform.root,
+                                  job_folder=directory, volumes=volumes, cwd=inside_cwd, argv=argv)
+        env = {k: os.environ[k] for k in _HOST_ENV if k in os.environ and k != "TMPDIR"}
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+        env["HOME"], env["PWD"] = home, inside_cwd
+        env.update({k: str(v) for k, v in container.get("env", {}).items()})
+        env.update(self._job_env(job, local_port))
+        return argv, directory, env
+
     def _job_env(self, job: dict[str, Any], local_port: int | None) -> dict[str, str]:
         """The ``NEURO_JOB_*`` variables of reference §2.8."""
         env = {
@@ -410,6 +445,26 @@ class Runner:
         if job.get("preset_name"):
             env["NEURO_JOB_PRESET"] = job["preset_name"]
         return env
+
+
+def _check_command(command: str, volumes: list[tuple[Path, str, bool]]) -> None:
+    """Raise ``FileNotFoundError`` (as exec would) when ``command`` cannot be found inside the
+    sandbox: on ``PATH``, or as a path on the host's read-only view or under a volume."""
+    if "/" not in command:
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+        if shutil.which(command, path=path):
+            return
+    else:
+        for source, dst, _ in volumes:
+            dst = "/" + dst.strip("/")
+            if command == dst or command.startswith(dst + "/"):
+                if (source / command[len(dst):].lstrip("/")).exists():
+                    return
+                break
+        else:
+            if not os.path.isabs(command) or os.path.exists(command):
+                return
+    raise FileNotFoundError(2, "No such file or directory", command)
 
 
 async def _capture(stream: asyncio.StreamReader | None, directory: Path) -> None:
