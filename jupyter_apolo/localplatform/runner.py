@@ -18,7 +18,7 @@ What stands in for the container:
   path, longest ``dst_path`` first: ``cat /data/x`` with a volume at ``/data`` runs
   ``cat <root>/data/x``.
 - **HTTP port.** A job with ``http.port`` P gets a free loopback port L: ``NEURO_JOB_HTTP_PORT=L``,
-  ``--port=P``/``--port P`` arguments become L. ``http_url``/``http_url_named`` are the job's
+  ``--port=P``/``--port P`` arguments become L (``--ip=0.0.0.0`` becomes loopback). ``http_url``/``http_url_named`` are the job's
   host on the platform's own port (``http://<job-id>.jobs.localhost:<port>``), where
   ``job_proxy`` forwards to L for users with read on the job (``requires_auth``).
 - **Logs.** stdout and stderr go, unbuffered by us, to ``jobs_root/<id>/output.log`` as raw
@@ -154,14 +154,25 @@ def map_paths(text: str, mappings: list[tuple[str, str]]) -> str:
     return text
 
 
+_ALL_INTERFACES = ("0.0.0.0", "::", "*")
+
+
 def map_port(argv: list[str], declared: int, local: int) -> list[str]:
-    """``argv`` with ``--port=<declared>`` and ``--port <declared>`` changed to ``local``."""
+    """``argv`` with ``--port=<declared>`` and ``--port <declared>`` changed to ``local``, and
+    ``--ip``/``--host`` of all interfaces (``0.0.0.0``, ``::``, ``*``, as the flow template's
+    Jupyter passes) changed to ``127.0.0.1``: the HTTP port is reached through the platform's
+    auth, never from the network."""
     out = list(argv)
     for i, arg in enumerate(out):
+        prev = out[i - 1] if i > 0 else ""
         if arg == f"--port={declared}":
             out[i] = f"--port={local}"
-        elif arg == str(declared) and i > 0 and out[i - 1] == "--port":
+        elif arg == str(declared) and prev == "--port":
             out[i] = str(local)
+        elif any(arg == f"{flag}={ip}" for flag in ("--ip", "--host") for ip in _ALL_INTERFACES):
+            out[i] = arg.split("=", 1)[0] + "=127.0.0.1"
+        elif arg in _ALL_INTERFACES and prev in ("--ip", "--host"):
+            out[i] = "127.0.0.1"
     return out
 
 

@@ -5,6 +5,7 @@ tests connect to 127.0.0.1 with the job's ``Host`` (what a browser does after re
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import sys
@@ -188,3 +189,14 @@ def test_large_download_streams_through(platform):
         assert len(body) == 8 << 20 and body[:512] == bytes(range(256)) * 2
     finally:
         platform.http("alice").delete(f"/jobs/{job['id']}")
+
+
+def test_a_server_asked_to_listen_on_all_interfaces_listens_on_loopback(platform):
+    """The flow template's Jupyter passes --ip=0.0.0.0: the job's port must not face the network."""
+    alice = platform.http("alice")
+    job = start_job(platform, "alice", "python -c 'import sys; print(sys.argv[1:])' --ip=0.0.0.0 --port=8888 --host ::")
+    wait_for(lambda: alice.get(f"/jobs/{job['id']}").json()["status"] == "succeeded", timeout=30, what="the job")
+    log = alice.get(f"{platform.monitoring_url}/{job['id']}/log").text
+    args = ast.literal_eval(log)  # the job printed its argv as a Python list
+    assert args[0] == "--ip=127.0.0.1" and args[1].startswith("--port=") and args[1] != "--port=8888"
+    assert args[2:] == ["--host", "127.0.0.1"]
