@@ -299,6 +299,7 @@ def main(*, data_dir: str | None, port: int, force_embedded: bool, lab_args: lis
         except KeyboardInterrupt:
             lab.terminate()  # one Ctrl-C (or SIGTERM to us) stops Lab without its y/n prompt
             code = lab.wait()
+            code = 0 if code in (-signal.SIGTERM, -signal.SIGINT) else code  # a requested stop, not a failure
         return code
     finally:
         if embedded:
