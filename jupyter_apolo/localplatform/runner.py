@@ -7,6 +7,10 @@ What stands in for the container:
 - **Image.** Recorded in the job, never pulled or used: the job's ``command`` (after its
   ``entrypoint``, both split with ``shlex``) runs on this machine. The platform's own Python
   environment comes first on ``PATH``, so ``python``/``apolo`` inside a job are the platform's.
+- **Isolation.** Where bubblewrap can run (``sandbox.probe``), each job runs under ``bwrap``:
+  volumes at their real ``dst_path`` (``:ro`` enforced), the platform root hidden, private
+  ``/tmp`` and home (``jobs_root/<id>/tmp``, ``jobs_root/<id>/root``); see ``sandbox``. The
+  next two points describe the fallback without it.
 - **Filesystem.** Each job gets ``jobs_root/<id>/root/``, its sandbox "``/``". Every storage
   volume's ``dst_path`` appears there as a symlink to the storage folder
   (``storage_root/<org>/<project>/<path>`` for ``storage://<cluster>/<org>/<project>/<path>``;
