@@ -284,6 +284,7 @@ class JobWebSocketProxy(websocket.WebSocketHandler):
         return self.upstream.protocol if self.upstream else None
 
     def open(self, *args: Any, **kwargs: Any) -> None:
+        self.set_nodelay(True)  # interactive traffic (kernel messages): no Nagle delay on our hop
         self._pump = asyncio.get_running_loop().create_task(self._from_job())
 
     async def _from_job(self) -> None:

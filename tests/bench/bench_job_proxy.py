@@ -65,14 +65,13 @@ def execute_message(code: str) -> tuple[str, str]:
 
 
 async def round_trip(ws, code: str) -> float:
-    """Seconds from sending ``code`` to the kernel's ``idle`` status for it."""
+    """Seconds from sending ``code`` to the kernel's ``execute_reply`` (what a notebook waits for)."""
     msg_id, message = execute_message(code)
     start = time.perf_counter()
     await ws.write_message(message)
     while True:
         msg = json.loads(await ws.read_message())
-        if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg["msg_type"] == "status"
-                and msg["content"]["execution_state"] == "idle"):
+        if msg.get("parent_header", {}).get("msg_id") == msg_id and msg["msg_type"] == "execute_reply":
             return time.perf_counter() - start
 
 
