@@ -141,7 +141,7 @@ class ExecSocket(MonitorSocket):
             runner = jobs_api.runner_for(self.platform)
             argv, cwd, env = runner.exec_context(self.job, argv)
             if self.opts["tty"]:
-                self._master, slave = pty.openpty()
+                self._master, slave = _open_pty(runner.job_ptmx(self.job["id"]))
                 env.setdefault("TERM", "xterm-256color")
                 try:
                     self.process = await asyncio.create_subprocess_exec(
@@ -230,6 +230,25 @@ class ExecSocket(MonitorSocket):
             with contextlib.suppress(OSError):
                 os.close(self._master)
             self._master = None
+
+
+_TIOCSPTLCK = 0x40045431  # linux <asm-generic/ioctls.h>: _IOW('T', 0x31, int)
+_TIOCGPTPEER = 0x5441  # _IO('T', 0x41), Linux >= 4.13: open the slave of a master by fd
+
+
+def _open_pty(ptmx: str | None) -> tuple[int, int]:
+    """``(master, slave)`` of a new pseudo-terminal: from the job's own ``ptmx`` when given (so
+    that ``tty`` inside the job's mount namespace names it ``/dev/pts/N``), else the host's."""
+    if ptmx:
+        master = -1
+        try:
+            master = os.open(ptmx, os.O_RDWR | os.O_NOCTTY)
+            fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+            return master, fcntl.ioctl(master, _TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+        except OSError:
+            if master >= 0:
+                os.close(master)
+    return pty.openpty()
 
 
 def _controlling_tty() -> None:

@@ -383,7 +383,33 @@ class Runner:
         its sandbox, working directory, environment and path mapping. Raises ``ValueError``."""
         if not argv:
             raise ValueError("no command given: use e.g. `apolo exec JOB -- bash`")
+        inner = self._namespace_pid(job["id"])
+        if inner is not None:  # enter the job's own namespaces: same files, its processes visible
+            bwrapped, cwd, env = self._in_sandbox(job, job_dir(self.platform, job["id"]), argv)
+            assert self.isolation.nsenter
+            enter = [self.isolation.nsenter, "-t", str(inner), "-m", "-u", "-i", "-p", "--",
+                     "/bin/sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", env["PWD"], *argv]
+            return enter, cwd, env
         return self._in_sandbox(job, job_dir(self.platform, job["id"]), argv)
+
+    def job_ptmx(self, job_id: str) -> str | None:
+        """The ``ptmx`` of a job's own ``/dev`` (for an ``exec`` terminal that the job's tools can
+        name), when ``exec`` enters its namespaces; else None."""
+        inner = self._namespace_pid(job_id)
+        return f"/proc/{inner}/root/dev/pts/ptmx" if inner is not None else None
+
+    def _namespace_pid(self, job_id: str) -> int | None:
+        """The host pid of the first process inside a bwrap'd job's namespaces (bwrap's child),
+        when this platform may enter them (``isolation.nsenter``: root and nsenter); else None."""
+        live = self.live.get(job_id)
+        if not (self.isolation.nsenter and live and live.process and live.process.returncode is None):
+            return None
+        try:
+            with open(f"/proc/{live.process.pid}/task/{live.process.pid}/children") as f:
+                children = f.read().split()
+        except OSError:
+            return None
+        return int(children[0]) if children else None
 
     def _in_sandbox(self, job: dict[str, Any], directory: Path, argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
         if self.isolation.enabled:

@@ -39,6 +39,7 @@ class Isolation:
     mode: str
     detail: str
     bwrap: str = ""
+    nsenter: str = ""  # set when ``apolo exec`` can enter a job's namespaces (root and util-linux nsenter)
 
     @property
     def enabled(self) -> bool:
@@ -64,7 +65,9 @@ def probe() -> Isolation:
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         return Isolation("none", f"bwrap cannot create namespaces here ({reason})")
-    return Isolation("bubblewrap", f"jobs run under {path} in their own mount, PID and IPC namespaces", path)
+    nsenter = shutil.which("nsenter") if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+    return Isolation("bubblewrap", f"jobs run under {path} in their own mount, PID and IPC namespaces", path,
+                     nsenter or "")
 
 
 def _namespaces(hostname: str) -> list[str]:
