@@ -19,7 +19,12 @@ The platform token never reaches the job: ``dat`` and a bearer ``Authorization``
 from what is forwarded, and ``Host``/``Origin`` are those of the job's own port so that servers
 checking them (Jupyter's host and origin checks) accept the request.
 
-Limit: the job still listens on a loopback port, reachable by other local processes that find it.
+A Jupyter job started with an empty token (the seeded notebook job, the flow template's
+``jupyter``) really gets a secret one in its private environment (``runner._jupyter_token``):
+the proxy sends it (``Authorization: token ...``), removes it from HTML pages (JupyterLab puts
+its token in the page) and keeps Jupyter's own login cookie from the browser, so the job's
+loopback port answers nobody but the platform. Other jobs' ports stay reachable by local
+processes that find them (jobs share the host's network).
 """
 
 from __future__ import annotations
@@ -96,10 +101,11 @@ def find_job(platform: Platform, label: str) -> dict[str, Any] | None:
 
 
 class _Target:
-    """Where an authorised request goes: the job, its loopback port, and how it was authorised."""
+    """Where an authorised request goes: the job, its loopback port, how the caller was
+    authorised, and the secret Jupyter token only the proxy sends (``runner._jupyter_token``)."""
 
-    def __init__(self, job: dict[str, Any], port: int, by_cookie: bool, by_bearer: bool):
-        self.job, self.port, self.by_cookie, self.by_bearer = job, port, by_cookie, by_bearer
+    def __init__(self, job: dict[str, Any], port: int, by_cookie: bool, by_bearer: bool, token: str | None):
+        self.job, self.port, self.by_cookie, self.by_bearer, self.token = job, port, by_cookie, by_bearer, token
 
 
 class _Unauthenticated(Exception):
@@ -129,10 +135,18 @@ def _authorize(handler: web.RequestHandler, platform: Platform) -> _Target:
                                      "its web UI; ask its owner to `apolo share` it with you")
     if job is None or job["status"] in FINISHED:
         raise PlatformError(404, f"No running job at {handler.request.host_name}")
-    port = jobs_api.runner_for(platform).local_ports.get(job["id"])
+    runner = jobs_api.runner_for(platform)
+    port = runner.local_ports.get(job["id"])
     if not port or job["status"] != "running":
         raise PlatformError(502, f"Job {job['id']} is {job['status']}: its web UI is not up yet")
-    return _Target(job, port, by_cookie=bool(cookie) and not bearer, by_bearer=bool(bearer))
+    return _Target(job, port, by_cookie=bool(cookie) and not bearer, by_bearer=bool(bearer),
+                   token=runner.upstream_tokens.get(job["id"]))
+
+
+def _jupyter_login_cookie(name: str) -> bool:
+    """Jupyter's own login cookie (``username-<host>``): with a proxy-held token it must not
+    reach the browser, or it would open the job's port to its holder without the platform."""
+    return name.strip().startswith("username-")
 
 
 def _upstream_headers(handler: web.RequestHandler, target: _Target, drop: set[str]) -> dict[str, Any]:
@@ -142,10 +156,13 @@ def _upstream_headers(handler: web.RequestHandler, target: _Target, drop: set[st
     out = httputil.HTTPHeaders()
     for key, value in request.headers.get_all():
         low = key.lower()
-        if low in _HOP_BY_HOP or low in drop or (low == "authorization" and target.by_bearer):
+        if low in _HOP_BY_HOP or low in drop or (low == "authorization" and (target.by_bearer or target.token)):
             continue
+        if low == "accept-encoding" and target.token:
+            continue  # HTML is rewritten (the token removed): have it plain
         if low == "cookie":
-            value = "; ".join(c for c in (p.strip() for p in value.split(";")) if c and not c.startswith(COOKIE + "="))
+            value = "; ".join(c for c in (p.strip() for p in value.split(";")) if c and not c.startswith(COOKIE + "=")
+                              and not (target.token and _jupyter_login_cookie(c.split("=", 1)[0])))
             if not value:
                 continue
         elif low == "origin" and value == _origin(request):
@@ -154,6 +171,8 @@ def _upstream_headers(handler: web.RequestHandler, target: _Target, drop: set[st
             value = f"http://{own}" + value[len(_origin(request)):]
         out.add(key, value)
     out["Host"] = own
+    if target.token:
+        out["Authorization"] = f"token {target.token}"
     out["X-Forwarded-Host"] = request.host
     out["X-Forwarded-Proto"] = request.protocol
     out["X-Forwarded-For"] = request.remote_ip or ""
@@ -210,12 +229,16 @@ class JobHTTPProxy(web.RequestHandler):
         try:
             async with _session().request(request.method, url, headers=headers, data=request.body or None,
                                           allow_redirects=False) as resp:
+                token = self.target.token
+                rewrite = bool(token) and resp.headers.get("Content-Type", "").startswith("text/html")
                 self.set_status(resp.status, resp.reason or "Unknown")
                 self.clear_header("Content-Type")
                 seen: set[str] = set()
                 for key, value in resp.headers.items():
                     low = key.lower()
-                    if low in _HOP_BY_HOP and low != "content-length":
+                    if (low in _HOP_BY_HOP and low != "content-length") or (rewrite and low == "content-length"):
+                        continue
+                    if low == "set-cookie" and token and _jupyter_login_cookie(value.split("=", 1)[0]):
                         continue
                     if low == "location":
                         value = value.replace(f"http://127.0.0.1:{self.target.port}", _origin(request), 1)
@@ -223,6 +246,9 @@ class JobHTTPProxy(web.RequestHandler):
                     seen.add(low)
                 if request.method == "HEAD" or resp.status in (204, 304):
                     self.finish()
+                    return
+                if rewrite and token:  # JupyterLab puts its token in the page: the browser must not see it
+                    self.finish((await resp.read()).replace(token.encode(), b""))
                     return
                 async for chunk in resp.content.iter_chunked(CHUNK):
                     self.write(chunk)

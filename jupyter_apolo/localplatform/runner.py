@@ -45,6 +45,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -159,6 +160,7 @@ def map_paths(text: str, mappings: list[tuple[str, str]]) -> str:
 
 
 _ALL_INTERFACES = ("0.0.0.0", "::", "*")
+_EMPTY_JUPYTER_TOKEN = re.compile(r"--(NotebookApp|ServerApp|IdentityProvider)\.token=(''|\"\")?")
 
 
 def map_port(argv: list[str], declared: int, local: int) -> list[str]:
@@ -214,6 +216,9 @@ class Runner:
                         self.isolation.detail)
         self.live: dict[str, _Live] = {}
         self.local_ports: dict[str, int] = {}  # job id -> loopback port its HTTP server listens on
+        # job id -> the secret Jupyter token given to a Jupyter job started with an empty one
+        # (``jupyter_token``); only the platform's job proxy sends it
+        self.upstream_tokens: dict[str, str] = {}
         self._tasks: set[asyncio.Task] = set()
 
     # -- lifecycle hooks -----------------------------------------------------------------------
@@ -297,6 +302,7 @@ class Runner:
         finally:
             self.live.pop(live.job_id, None)
             self.local_ports.pop(live.job_id, None)
+            self.upstream_tokens.pop(live.job_id, None)
             live.done.set()
 
     def _record(self, job_id: str, status: str, reason: str | None = None, description: str | None = None,
@@ -432,6 +438,7 @@ class Runner:
         local_port = self.local_ports.get(job["id"]) if http else None
         if http and local_port:
             argv = map_port(argv, int(http["port"]), local_port)
+        argv, jupyter_env = self._jupyter_token(job, argv)
         cwd = root
         if container.get("working_dir"):
             cwd = Path(map_paths(container["working_dir"], mappings))
@@ -443,6 +450,7 @@ class Runner:
         env["HOME"], env["PWD"] = str(root), str(cwd)
         env.update({k: map_paths(str(v), mappings) for k, v in container.get("env", {}).items()})
         env.update(self._job_env(job, local_port))
+        env.update(jupyter_env)
         return argv, cwd, env
 
     def _in_bwrap(self, job: dict[str, Any], directory: Path, argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
@@ -459,6 +467,7 @@ class Runner:
         local_port = self.local_ports.get(job["id"]) if http else None
         if http and local_port:
             argv = map_port(argv, int(http["port"]), local_port)
+        argv, jupyter_env = self._jupyter_token(job, argv)
         home = sandbox.home_path()
         inside_cwd = container.get("working_dir") or home
         _check_command(argv[0], volumes)
@@ -469,7 +478,22 @@ class Runner:
         env["HOME"], env["PWD"] = home, inside_cwd
         env.update({k: str(v) for k, v in container.get("env", {}).items()})
         env.update(self._job_env(job, local_port))
+        env.update(jupyter_env)
         return argv, directory, env
+
+    def _jupyter_token(self, job: dict[str, Any], argv: list[str]) -> tuple[list[str], dict[str, str]]:
+        """For an HTTP job whose Jupyter is told to use no token (``--NotebookApp.token=`` and
+        the like, as the flow template and the seeded job do): ``argv`` without that option and
+        ``{"JUPYTER_TOKEN": <secret>}`` (the environment is private, argv is not), the secret kept
+        in ``upstream_tokens`` for the job proxy. The server then answers only the platform's
+        proxy, which admits users with read on the job. Otherwise ``(argv, {})``."""
+        if not job["container"].get("http") or job["id"] not in self.local_ports:
+            return argv, {}
+        kept = [arg for arg in argv if not _EMPTY_JUPYTER_TOKEN.fullmatch(arg)]
+        if len(kept) == len(argv):
+            return argv, {}
+        secret = self.upstream_tokens.setdefault(job["id"], secrets.token_hex(24))
+        return kept, {"JUPYTER_TOKEN": secret}
 
     def _job_env(self, job: dict[str, Any], local_port: int | None) -> dict[str, str]:
         """The ``NEURO_JOB_*`` variables of reference §2.8."""

@@ -200,3 +200,18 @@ def test_a_server_asked_to_listen_on_all_interfaces_listens_on_loopback(platform
     args = ast.literal_eval(log)  # the job printed its argv as a Python list
     assert args[0] == "--ip=127.0.0.1" and args[1].startswith("--port=") and args[1] != "--port=8888"
     assert args[2:] == ["--host", "127.0.0.1"]
+
+
+def test_the_token_less_lab_answers_only_the_platform(platform, lab_job):
+    """bob's Lab was started with an empty token; its loopback port must still refuse anyone
+    who does not come through the platform's proxy, and no page may carry what opens it."""
+    runtime = platform.root / "jobs" / lab_job["id"] / "root" / ".local" / "share" / "jupyter" / "runtime"
+    server = json.loads(wait_for(lambda: sorted(runtime.glob("jpserver-*.json")), timeout=30, what="Lab's runtime file")[0].read_text())
+    direct = httpx.Client(base_url=f"http://127.0.0.1:{server['port']}", timeout=30)
+    assert direct.get("/api/contents").status_code == 403
+    assert direct.get("/lab").status_code == 302  # to Jupyter's own login form
+    assert server["token"]  # a secret the platform gave it, not the empty one in its command
+    via_platform = JobSite(platform, lab_job, "bob").get("/lab")
+    assert via_platform.status_code == 200 and "JupyterLab" in via_platform.text
+    assert server["token"] not in via_platform.text
+    assert not any(c.startswith("username-") for c in via_platform.headers.get_list("set-cookie"))
