@@ -29,9 +29,11 @@ ECHO = ("import argparse, http.server, json; a = argparse.ArgumentParser(); a.ad
         "http.server.ThreadingHTTPServer((\"127.0.0.1\", a.parse_args().port), H).serve_forever()")
 
 
-def start_job(platform, user: str, command: str, *, auth: bool = True, volumes=()) -> dict:
+def start_job(platform, user: str, command: str, *, auth: bool = True, volumes=(), name: str | None = None) -> dict:
     body = {"image": "python:3", "preset_name": "cpu-small", "command": command, "volumes": list(volumes),
             "http": {"port": 8888, "requires_auth": auth}}
+    if name:
+        body["name"] = name
     r = platform.http(user).post("/jobs", params={"from_preset": ""}, json=body)
     assert r.status_code == 202, r.text
     return r.json()
@@ -167,9 +169,12 @@ def test_the_platform_token_never_reaches_the_job(platform, cli):
 
 
 def test_public_job_needs_no_token_and_a_finished_job_is_gone(platform):
-    job = start_job(platform, "alice", f"python -c '{ECHO}' --port 8888", auth=False)
+    job = start_job(platform, "alice", f"python -c '{ECHO}' --port 8888", auth=False, name="public-echo")
     site = JobSite(platform, job)
     wait_for(lambda: site.get("/").status_code == 200, timeout=30, what="the public echo job")
+    named = job["http_url_named"].removeprefix("http://")
+    assert named.startswith(f"public-echo--{job['org_project_hash']}.jobs.localhost:")
+    assert JobSite(platform, {"http_url": job["http_url_named"]}).get("/").status_code == 200
     platform.http("alice").delete(f"/jobs/{job['id']}")
     assert site.get("/", headers={"Authorization": f"Bearer {platform.token('alice')}"}).status_code == 404
 
