@@ -113,10 +113,20 @@ class EmbeddedPlatform:
         try:
             job_id = seed.ensure_notebook_job(self.url, token, cluster, org)
             self.started_job = job_id  # a fresh platform process runs no earlier job: this launch made it
-            print(f"Notebook job {job_id} is running in project {seed.TEAM_PROJECT}.", file=sys.stderr)
+            print(f"Notebook job {job_id} is running in project {seed.TEAM_PROJECT}{self._job_url(job_id, token)}.",
+                  file=sys.stderr)
         except Exception as exc:  # the sample job is a convenience, not a requirement
             print(f"warning: could not start the sample notebook job: {exc}", file=sys.stderr)
         self._write_credentials(token, cluster, org)
+
+    def _job_url(self, job_id: str, token: str) -> str:
+        """`` at <http_url>`` of the job (behind the platform's auth), or "" if unknown."""
+        try:
+            r = httpx.get(f"{self.url}/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            url = r.json().get("http_url_named") or r.json().get("http_url")
+        except (httpx.HTTPError, ValueError):
+            return ""
+        return f" at {url}" if url else ""
 
     def _write_credentials(self, token: str, cluster: str, org: str) -> None:
         doc = {"url": self.url, "token": token, "cluster": cluster, "org": org,
