@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -179,3 +180,4 @@ def test_launch_as_root_without_allow_root(tmp_path):
         launch.stop()
     log = (tmp_path / "data-launch.log").read_text()
     assert "passing --allow-root to JupyterLab" in log
+    assert re.search(r"Notebook job job-\S+ is running in project awesome-team at http://\S+\.jobs\.localhost:\d+\.", log)
