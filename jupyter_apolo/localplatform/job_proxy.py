@@ -253,10 +253,13 @@ class JobHTTPProxy(web.RequestHandler):
                 async for chunk in resp.content.iter_chunked(CHUNK):
                     self.write(chunk)
                     await self.flush()
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             if not self._headers_written:
                 self.clear()
                 _send_error(self, PlatformError(502, f"The job's web server did not answer: {exc}"))
+            else:  # cut off mid-body: drop the connection so the client cannot take it as complete
+                self._auto_finish = False
+                self.request.connection.close()
             return
         self.finish()
 

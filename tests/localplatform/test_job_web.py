@@ -220,3 +220,24 @@ def test_the_token_less_lab_answers_only_the_platform(platform, lab_job):
     assert via_platform.status_code == 200 and "JupyterLab" in via_platform.text
     assert server["token"] not in via_platform.text
     assert not any(c.startswith("username-") for c in via_platform.headers.get_list("set-cookie"))
+
+
+def test_a_response_cut_off_by_the_job_is_cut_off_for_the_client(platform):
+    script = ("import argparse, http.server; a = argparse.ArgumentParser(); a.add_argument(\"--port\", type=int)\n"
+              "class H(http.server.BaseHTTPRequestHandler):\n"
+              "    protocol_version = \"HTTP/1.1\"\n"
+              "    def do_GET(self):\n"
+              "        self.send_response(200); self.send_header(\"Transfer-Encoding\", \"chunked\"); self.end_headers()\n"
+              "        self.wfile.write(b\"5\\r\\nhello\\r\\n\"); self.wfile.flush()\n"
+              "        if self.path == \"/cut\": self.connection.shutdown(2); self.close_connection = True; return\n"
+              "        self.wfile.write(b\"0\\r\\n\\r\\n\")\n"
+              "http.server.ThreadingHTTPServer((\"127.0.0.1\", a.parse_args().port), H).serve_forever()")
+    job = start_job(platform, "alice", f"python -c '{script}' --port 8888")
+    try:
+        site = JobSite(platform, job, "alice")
+        wait_for(lambda: site.get("/").status_code == 200, timeout=30, what="the chunked job")
+        assert site.get("/").text == "hello"
+        with pytest.raises(httpx.RemoteProtocolError):
+            site.get("/cut")
+    finally:
+        platform.http("alice").delete(f"/jobs/{job['id']}")
