@@ -152,7 +152,11 @@ def test_aborted_first_launch_removes_its_notebook_job(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         launch = Launch(data, home, lab_port=busy.getsockname()[1], wait=False)
-        assert launch.proc.wait(120) != 0
+        try:
+            assert launch.proc.wait(120) != 0
+        finally:
+            if launch.proc.poll() is None:  # it did not abort: leave nothing running behind the test
+                launch.stop()
     from jupyter_apolo.localplatform import Platform
 
     platform = Platform(data / "platform")
