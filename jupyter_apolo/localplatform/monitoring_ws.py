@@ -3,7 +3,8 @@
 - WS ``/{id}/attach?tty&stdin&stdout&stderr`` (write, subprotocol ``v2.channels.neu.ro``): binary
   frames ``<channel byte><payload>``; the job's output from now on on channel 1 (the embedded
   platform keeps stdout and stderr as one stream), then ``3 {"exit_code": N}`` once the job has
-  finished, then close. A job's stdin is ``/dev/null``: channel 0 input is accepted and dropped.
+  finished, then close. A ``tty`` job (``apolo run -t``) runs on a pseudo-terminal: channel 0
+  is its input and channel 4 resizes it; other jobs' stdin is ``/dev/null`` (input dropped).
   A job that is not running answers the handshake 404 (the CLI then waits for the job's end).
 - WS ``/{id}/exec?cmd=...&tty&stdin&stdout&stderr`` (write): runs ``cmd`` (split like a shell)
   in the job's sandbox, working directory and environment; with ``tty=1`` on a pseudo-terminal
@@ -118,7 +119,18 @@ class AttachSocket(MonitorSocket):
         self.close()
 
     def on_message(self, message: str | bytes) -> None:
-        return None  # the job's stdin is /dev/null
+        """Channel 0 (stdin) and 4 (resize) go to a ``tty`` job's terminal; other jobs' stdin is
+        ``/dev/null``, so input to them is dropped."""
+        live = jobs_api.runner_for(self.platform).live.get(self.job["id"])
+        master = live.terminal if live else None
+        if master is None or not isinstance(message, bytes) or not message:
+            return
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            if message[0] == STDIN:
+                os.write(master, message[1:])
+            elif message[0] == RESIZE:
+                size = json.loads(message[1:])
+                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", int(size["height"]), int(size["width"]), 0, 0))
 
     def on_close(self) -> None:
         if self._task and not self._task.done():

@@ -41,9 +41,11 @@ import asyncio
 import base64
 import bisect
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import pty
 import re
 import secrets
 import shlex
@@ -51,6 +53,7 @@ import shutil
 import signal
 import socket
 import sys
+import termios
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -198,6 +201,7 @@ class _Live:
     stop_reason: tuple[str, str, str] | None = None  # (status, reason, description)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # life span changed or kill requested
+    terminal: int | None = None  # master fd of a ``tty`` job's pseudo-terminal (attach writes its stdin)
 
 
 class Runner:
@@ -321,22 +325,35 @@ class Runner:
         directory = job_dir(self.platform, job["id"])
         try:
             argv, cwd, env = self._prepare(job, directory)
-            process = await asyncio.create_subprocess_exec(
-                *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-            )
+            if job["container"].get("tty"):  # `apolo run -t`: a terminal, fed by attach
+                live.terminal, slave = pty.openpty()
+                env.setdefault("TERM", "xterm-256color")
+                try:
+                    process = await asyncio.create_subprocess_exec(
+                        *argv, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                        preexec_fn=_controlling_tty)
+                finally:
+                    os.close(slave)
+            else:
+                process = await asyncio.create_subprocess_exec(
+                    *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                )
         except (OSError, ValueError) as exc:
+            _close_terminal(live)
             (directory / "output.log").write_text(f"Cannot start the job's command: {exc}\n")
             self._record(job["id"], "failed", "ContainerCannotRun", str(exc), exit_code=127)
             return
         live.process = process
         (directory / "pid").write_text(str(process.pid))
         self._record(job["id"], "running")
-        pump = asyncio.get_running_loop().create_task(_capture(process.stdout, directory))
+        output = _capture_terminal(live.terminal, directory) if live.terminal is not None else _capture(process.stdout, directory)
+        pump = asyncio.get_running_loop().create_task(output)
         code = await self._wait(live, process)
         _signal_group(process.pid, signal.SIGKILL)  # the job ends with its main process
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(pump, KILL_GRACE_SECONDS)
+        _close_terminal(live)
         if live.stop_reason:
             status, reason, description = live.stop_reason
             self._record(job["id"], status, reason, description, exit_code=code)
@@ -530,6 +547,50 @@ def _check_command(command: str, volumes: list[tuple[Path, str, bool]]) -> None:
             if not os.path.isabs(command) or os.path.exists(command):
                 return
     raise FileNotFoundError(2, "No such file or directory", command)
+
+
+def _controlling_tty() -> None:
+    """In the child, after ``setsid``: make the pty on stdin its controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _close_terminal(live: _Live) -> None:
+    if live.terminal is not None:
+        with contextlib.suppress(OSError):
+            os.close(live.terminal)
+        live.terminal = None
+
+
+async def _capture_terminal(master: int, directory: Path) -> None:
+    """Copy what a ``tty`` job writes to its terminal into ``output.log`` (``_capture``'s index)
+    until every holder of the terminal has closed it (EIO)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def readable() -> None:
+        try:
+            data = os.read(master, CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(master)
+        queue.put_nowait(data)
+
+    os.set_blocking(master, False)
+    loop.add_reader(master, readable)
+    try:
+        with open(directory / "output.log", "ab") as out, open(directory / "output.idx", "a") as idx:
+            offset = out.tell()
+            while chunk := await queue.get():
+                out.write(chunk)
+                out.flush()
+                idx.write(f"{offset} {time.time():.6f}\n")
+                idx.flush()
+                offset += len(chunk)
+    finally:
+        loop.remove_reader(master)
 
 
 async def _capture(stream: asyncio.StreamReader | None, directory: Path) -> None:

@@ -130,3 +130,23 @@ def test_top_shows_the_running_job(cli, server_job):
 def test_unsupported_monitoring_operation_names_itself(platform, server_job):
     r = platform.http("alice").post(f"{platform.monitoring_url}/{server_job}/save", json={})
     assert r.status_code == 501 and "'save' is not supported" in r.json()["error"]
+
+
+def test_interactive_run_with_a_tty(cli):
+    """`apolo run -t ... bash`: the job runs on a terminal, attach carries the keystrokes."""
+    import pexpect
+
+    alice = cli("alice")
+    child = pexpect.spawn(str(BIN / "apolo"), ["--disable-pypi-version-check", "--skip-stats", "--color=no",
+                                              "run", "-t", "-s", "cpu-small", "python:3", "--", "bash", "--norc", "-i"],
+                          env={**alice.env, "TERM": "dumb"}, encoding="utf-8", timeout=90, dimensions=(30, 100))
+    try:
+        child.expect(r"\$ |# ")  # bash's prompt, through the job's terminal
+        child.sendline("stty size; echo $((6*7))-$NEURO_JOB_OWNER")
+        child.expect(r"30 100")
+        child.expect(r"42-alice")
+        child.sendline("exit 3")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 3
