@@ -13,7 +13,9 @@ responses, and websockets) to the job's loopback port, only for:
 - otherwise a request carrying a platform token (``Authorization: Bearer`` or the ``dat`` cookie
   the real ingress accepts) of a user with ``read`` on the job. Without one: 401, or for a browser
   (``Accept: text/html``) a redirect to ``/.apolo/login`` on the job's host, a form that checks a
-  token and sets ``dat`` (HttpOnly, SameSite=Lax, that host only). A user without read: 403.
+  token and sets ``dat`` (HttpOnly, SameSite=Lax, that host only) to a signed session for that user
+  and that host (``session_value``, 12 h): the browser never keeps the platform token, and read
+  on the job is checked again on every request. A user without read: 403.
 
 The platform token never reaches the job: ``dat`` and a bearer ``Authorization`` are removed
 from what is forwarded, and ``Host``/``Origin`` are those of the job's own port so that servers
@@ -30,9 +32,14 @@ processes that find them (jobs share the host's network).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import html
+import json
 import re
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -49,6 +56,8 @@ from .state import Platform, PlatformError
 HOST_SUFFIX = ".jobs.localhost"
 LOGIN_PATH = "/.apolo/login"
 COOKIE = "dat"
+SESSION_PREFIX = "s."
+SESSION_SECONDS = 12 * 3600.0  # how long a login on a job's host lasts
 CHUNK = 256 * 1024
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,80})"
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -122,12 +131,11 @@ def _authorize(handler: web.RequestHandler, platform: Platform) -> _Target:
     cookie = handler.get_cookie(COOKIE)
     public = job is not None and not job["container"].get("http", {}).get("requires_auth", True)
     if not public:
-        user = None
-        for credential in (bearer, f"Bearer {cookie}" if cookie else ""):
-            if credential:
+        user = session_user(platform, cookie, label) if cookie and cookie.startswith(SESSION_PREFIX) else None
+        for credential in (bearer, f"Bearer {cookie}" if cookie and not user else ""):
+            if credential and not user:
                 with contextlib.suppress(PlatformError):
                     user = authenticate(platform, credential)
-                    break
         if user is None:
             raise _Unauthenticated()
         if job is not None and not jobs_api.can(platform.tree(user), job, "read"):
@@ -141,6 +149,31 @@ def _authorize(handler: web.RequestHandler, platform: Platform) -> _Target:
         raise PlatformError(502, f"Job {job['id']} is {job['status']}: its web UI is not up yet")
     return _Target(job, port, by_cookie=bool(cookie) and not bearer, by_bearer=bool(bearer),
                    token=runner.upstream_tokens.get(job["id"]))
+
+
+def session_value(platform: Platform, user: str, label: str, lifetime: float = SESSION_SECONDS) -> str:
+    """The ``dat`` value the login form sets: ``s.<payload>.<hmac>`` naming ``user`` and the job
+    host ``label`` until ``lifetime`` seconds from now, signed with the platform's secret. Not a
+    platform token: the API refuses it, and it opens no other job's host."""
+    payload = base64.urlsafe_b64encode(json.dumps({"u": user, "h": label, "exp": int(time.time() + lifetime)}).encode())
+    signature = hmac.new(platform.secret, b"job-web\0" + payload, hashlib.sha256).hexdigest()
+    return f"{SESSION_PREFIX}{payload.decode()}.{signature}"
+
+
+def session_user(platform: Platform, value: str, label: str) -> str | None:
+    """The user of a valid, unexpired ``session_value`` for host ``label``; else None."""
+    try:
+        payload, signature = value[len(SESSION_PREFIX):].rsplit(".", 1)
+        expected = hmac.new(platform.secret, b"job-web\0" + payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(signature, expected):
+            return None
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode()))
+    except (ValueError, TypeError):
+        return None
+    if claims.get("h") != label or claims.get("exp", 0) < time.time():
+        return None
+    user = claims.get("u")
+    return user if isinstance(user, str) and platform.principal_kind(user) == "user" else None
 
 
 def _jupyter_login_cookie(name: str) -> bool:
@@ -347,8 +380,9 @@ class JobWebSocketProxy(websocket.WebSocketHandler):
 
 
 class LoginHandler(web.RequestHandler):
-    """``/.apolo/login`` on a job's host: a form taking a platform token; a valid one is kept in
-    the ``dat`` cookie of that host and the browser goes on to ``next`` (a local path)."""
+    """``/.apolo/login`` on a job's host: a form taking a platform token; for a valid one the
+    ``dat`` cookie of that host gets a session (``session_value``, not the token) and the browser
+    goes on to ``next`` (a local path)."""
 
     def initialize(self, platform: Platform) -> None:
         self.platform = platform
@@ -377,11 +411,14 @@ class LoginHandler(web.RequestHandler):
     def post(self) -> None:
         token = self.get_body_argument("token", "").strip()
         try:
-            authenticate(self.platform, f"Bearer {token}")
+            user = authenticate(self.platform, f"Bearer {token}")
         except PlatformError as exc:
             self._form(401, f"That token was not accepted: {exc.message}")
             return
-        self.set_cookie(COOKIE, token, httponly=True, samesite="Lax", path="/")
+        assert user is not None
+        label = self.request.host_name.split(".", 1)[0]  # the browser keeps a session, never the token
+        self.set_cookie(COOKIE, session_value(self.platform, user, label), httponly=True, samesite="Lax", path="/",
+                        expires_days=SESSION_SECONDS / 86400)
         self.redirect(self._next(), status=303)
 
     def check_xsrf_cookie(self) -> None:

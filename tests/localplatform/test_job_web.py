@@ -138,7 +138,12 @@ def test_share_read_opens_lab_and_runs_a_cell_then_revoke_closes_it(platform, cl
         lab = browser.get("/lab")  # the client keeps dat (and now Jupyter's _xsrf) as cookies
         assert lab.status_code == 200 and "JupyterLab" in lab.text
         cookies = dict(browser.http.cookies.items())
-        assert cookies["dat"] == platform.token("alice")
+        # the browser keeps a session for this host, never the platform token
+        assert platform.token("alice") not in login.headers["Set-Cookie"] and cookies["dat"] != platform.token("alice")
+        as_api_token = httpx.get(f"{platform.url}/jobs", headers={"Authorization": f"Bearer {cookies['dat']}"})
+        assert as_api_token.status_code == 401
+        other_host = job_id.replace(job_id[-4:], "0000") + ".jobs.localhost"
+        assert browser.http.get("/lab", headers={"Host": other_host, "Cookie": f"dat={cookies['dat']}"}).status_code == 401
         assert _kernel_roundtrip(platform, browser, cookies, "print(6 * 7)") == "42\n"
         # a websocket with the cookie from a foreign page is refused
         async def foreign_page() -> None:
