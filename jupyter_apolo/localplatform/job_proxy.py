@@ -39,6 +39,7 @@ import hmac
 import html
 import json
 import re
+import secrets
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -49,7 +50,7 @@ from tornado import httputil, web, websocket
 from tornado.routing import HostMatches, Matcher, Rule
 
 from . import jobs_api
-from .base import authenticate
+from .base import BaseHandler, authenticate
 from .runner import FINISHED
 from .state import Platform, PlatformError
 
@@ -406,7 +407,16 @@ class LoginHandler(web.RequestHandler):
         )
 
     def get(self) -> None:
-        self._form()
+        code = self.get_query_argument("code", "")
+        if not code:
+            self._form()
+            return
+        label = self.request.host_name.split(".", 1)[0]
+        grant = _login_codes.pop(code, None)
+        if grant is None or grant[1] != label or grant[2] < time.monotonic():
+            self._form(401, "That login link has expired or was used already: open the job again")
+            return
+        self._sign_in(grant[0], 302)
 
     def post(self) -> None:
         token = self.get_body_argument("token", "").strip()
@@ -416,13 +426,42 @@ class LoginHandler(web.RequestHandler):
             self._form(401, f"That token was not accepted: {exc.message}")
             return
         assert user is not None
+        self._sign_in(user, 303)
+
+    def _sign_in(self, user: str, status: int) -> None:
         label = self.request.host_name.split(".", 1)[0]  # the browser keeps a session, never the token
         self.set_cookie(COOKIE, session_value(self.platform, user, label), httponly=True, samesite="Lax", path="/",
                         expires_days=SESSION_SECONDS / 86400)
-        self.redirect(self._next(), status=303)
+        self.redirect(self._next(), status=status)
 
     def check_xsrf_cookie(self) -> None:
         return None
+
+
+LOGIN_CODE_SECONDS = 60.0
+_login_codes: dict[str, tuple[str, str, float]] = {}  # code -> (user, host label, monotonic expiry)
+
+
+class WebLoginHandler(BaseHandler):
+    """``POST {api}/jobs/{id}/web_login`` (embedded platform only; read on the job): a one-time
+    link, valid ``LOGIN_CODE_SECONDS``, that signs the caller's browser in to the job's web UI
+    without the browser ever holding a token: ``{"url": "<http_url>/.apolo/login?code=...&next=/"}``.
+    For a server (e.g. a Jupyter server extension) that holds the user's token. 400 for a job
+    without an HTTP port."""
+
+    def post(self, job_id: str) -> None:
+        job = jobs_api.resolve(self, job_id, "read")
+        url = job.get("http_url")
+        if not url or "jobs.localhost" not in url:
+            raise PlatformError(400, f"Job {job['id']} has no web UI behind the platform (no http port)")
+        now = time.monotonic()
+        for stale in [c for c, (_, _, expiry) in _login_codes.items() if expiry < now]:
+            del _login_codes[stale]
+        code = secrets.token_urlsafe(24)
+        assert self.user is not None
+        _login_codes[code] = (self.user, job["id"], now + LOGIN_CODE_SECONDS)
+        nxt = self.get_query_argument("next", "/")
+        self.write_json({"url": f"{url}{LOGIN_PATH}?{urlencode({'code': code, 'next': nxt})}"})
 
 
 class _IsWebSocket(Matcher):
@@ -433,10 +472,10 @@ class _IsWebSocket(Matcher):
 
 
 def routes(platform: Platform) -> list:
-    """One host rule (``*.jobs.localhost``) in front of every API route."""
+    """One host rule (``*.jobs.localhost``) in front of every API route, and ``web_login``."""
     kw = {"platform": platform}
     return [Rule(HostMatches(rf"{_LABEL}{re.escape(HOST_SUFFIX)}"), [
         (LOGIN_PATH, LoginHandler, kw),
         Rule(_IsWebSocket(), JobWebSocketProxy, kw),
         (r".*", JobHTTPProxy, kw),
-    ])]
+    ]), (r"/api/v1/jobs/([^/]+)/web_login", WebLoginHandler, kw)]

@@ -246,3 +246,24 @@ def test_a_response_cut_off_by_the_job_is_cut_off_for_the_client(platform):
             site.get("/cut")
     finally:
         platform.http("alice").delete(f"/jobs/{job['id']}")
+
+
+def test_one_time_login_link_for_a_server_that_holds_the_token(platform, cli, lab_job):
+    """POST {api}/jobs/{id}/web_login: a server holding alice's token gets a one-time link that
+    signs her browser in to the job's host; the browser never sees a token."""
+    assert platform.http("carol").post(f"/jobs/{lab_job['id']}/web_login").status_code == 403
+    cli("bob")("share", f"job:{lab_job['id']}", "alice", "read")
+    try:
+        link = platform.http("alice").post(f"/jobs/{lab_job['id']}/web_login", params={"next": "/lab"})
+        assert link.status_code == 200, link.text
+        url = httpx.URL(link.json()["url"])
+        assert url.host == f"{lab_job['id']}.jobs.localhost" and url.path == "/.apolo/login"
+        browser = JobSite(platform, lab_job)
+        signed_in = browser.get(f"{url.path}?{url.query.decode()}")
+        assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/lab"
+        assert platform.token("alice") not in signed_in.headers["Set-Cookie"]
+        assert browser.get("/lab").status_code == 200
+        again = JobSite(platform, lab_job).get(f"{url.path}?{url.query.decode()}")
+        assert again.status_code == 401 and "used already" in again.text  # one use only
+    finally:
+        cli("bob")("acl", "revoke", f"job:{lab_job['id']}", "alice")
