@@ -16,10 +16,10 @@ from typing import Callable
 
 from tornado import httpserver, web
 
-from . import base, config_api, flow_api, jobs_api, storage_api, users_api
+from . import base, config_api, flow_api, job_proxy, jobs_api, storage_api, users_api
 from .state import Platform, make_private
 
-SERVICES: tuple[ModuleType, ...] = (config_api, users_api, jobs_api, storage_api, flow_api)
+SERVICES: tuple[ModuleType, ...] = (job_proxy, config_api, users_api, jobs_api, storage_api, flow_api)  # job hosts first
 log = logging.getLogger("jupyter_apolo.localplatform")
 
 

@@ -457,7 +457,7 @@ class JobsHandler(JobsBase):
 
     def post(self) -> None:
         job = new_job(self, self.json_body(), "from_preset" in self.request.arguments)
-        self.runner.assign_http(job)
+        self.runner.assign_http(job, self.request.host)
         self.platform.save_job(job)
         self.runner.start(job)
         self.write_json(present(job), 202)

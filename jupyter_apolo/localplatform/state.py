@@ -302,6 +302,9 @@ class Platform:
                     role = uri[len("role://"):].strip("/")
                     if self.principal_kind(role) == "role":
                         todo.append(role)
+                    elif project := acl.project_role(role):  # role://<owner>/projects/<project> (issue 15)
+                        member = {p["name"]: p["role"] for p in self.projects_of(project[0])}.get(project[1])
+                        out.extend(acl.project_role_grants(member, PROJECT_SCHEMES, f"{self.cluster}/{self.org}/{project[1]}"))
         return out
 
     def tree(self, principal: str) -> acl.PermissionTree:
