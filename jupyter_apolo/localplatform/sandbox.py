@@ -140,6 +140,8 @@ def bwrap_argv(isolation: Isolation, *, job_id: str, platform_root: Path, job_fo
     args += ["--bind", str(home), str(inside_home)]
     for path in _python_paths():  # the platform's own Python, when the private home or /tmp hides it
         if (_under(path, inside_home) or _under(path, Path("/tmp"))) and not _under(path, platform_root):
+            if _under(path, inside_home):  # made here (0700 under the umask), not by bwrap (0755)
+                (home / path.relative_to(inside_home)).mkdir(parents=True, exist_ok=True)
             args += ["--ro-bind", str(path), str(path)]
     args += ["--ro-bind", str(hostname), "/etc/hostname"]
     for source, dst, read_only in sorted(volumes, key=lambda v: len(Path(v[1]).parts)):

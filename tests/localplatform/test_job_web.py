@@ -16,7 +16,7 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from tests.support.platform import wait_for
+from tests.support.platform import JobSite, wait_for
 
 LAB = (f"{sys.executable} -m jupyterlab --no-browser --ip=127.0.0.1 --port=8888 --IdentityProvider.token= "
        "--ServerApp.root_dir=/project/notebooks --LabApp.news_url=None --allow-root")
@@ -37,20 +37,6 @@ def start_job(platform, user: str, command: str, *, auth: bool = True, volumes=(
     r = platform.http(user).post("/jobs", params={"from_preset": ""}, json=body)
     assert r.status_code == 202, r.text
     return r.json()
-
-
-class JobSite:
-    """An HTTP client for a job's web host, optionally as ``user`` (bearer) or with cookies."""
-
-    def __init__(self, platform, job: dict, user: str | None = None):
-        self.host = job["http_url"].removeprefix("http://")
-        headers = {"Host": self.host}
-        if user:
-            headers["Authorization"] = f"Bearer {platform.token(user)}"
-        self.http = httpx.Client(base_url=platform.base, headers=headers, timeout=30, follow_redirects=False)
-
-    def get(self, path: str, **kw) -> httpx.Response:
-        return self.http.get(path, **kw)
 
 
 @pytest.fixture(scope="module")
