@@ -51,6 +51,8 @@ class SyncReport:
             out += [f"  proposed      delete {p}  (run again with --delete to apply)" for p in result.proposed_deletions]
             if not (result.transferred or result.deleted or result.conflicts or result.proposed_deletions):
                 out.append("  already in sync")
+        skipped = plan.skipped + (result.skipped if result is not None else [])
+        out += [f"  skipped       {s.path}  ({s.side}: {s.reason})" for s in skipped]
         out.append(f"  {plan.unchanged} unchanged")
         if self.git is not None:
             out.append(f"git: {len(self.git)} changed file(s) in {plan.local_root.name}/" if self.git else "git: clean")

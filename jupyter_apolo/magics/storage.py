@@ -10,12 +10,13 @@ Unlike ``apolo cp``, ``%apolo cp`` never overwrites silently: an existing destin
 from __future__ import annotations
 
 import posixpath
+import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from ..client import NotFoundError, short_uri
+from ..client import NotFoundError, TransferProgress, short_uri
 from ..client.storage import child_uri
 from ..client.transfer import TargetExists
 from ..client.uris import split_uri
@@ -172,7 +173,17 @@ def _copy(api: Any, src: Any, dst: Any, args: Any, callback: Any) -> tuple[Any, 
         raise CommandError(f"{shown}: {fix} (nothing was copied)") from None
     if plan.is_dir and not args.recursive:
         raise CommandError(f"{src} is a folder: use `%apolo cp -r`")
-    return plan.target, api.transfer.copy(plan, progress=callback)
+    last: list[TransferProgress] = []
+
+    def track(progress: TransferProgress) -> None:
+        last[:] = [progress]
+        if callback:
+            callback(progress)
+
+    copied = api.transfer.copy(plan, progress=track)
+    for skipped in last[0].skipped if last else []:  # hostile names, control paths, symlinks: never copied
+        print(f"%apolo cp: skipped {skipped['path']}: {skipped['reason']}", file=sys.stderr)
+    return plan.target, copied
 
 
 def _is_storage(text: str) -> bool:

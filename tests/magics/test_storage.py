@@ -168,3 +168,17 @@ def test_permissions_on_storage(shell, workdir, capsys):
     assert capsys.readouterr().err.startswith("%apolo rm: ")
     shell.login("alice")
     assert shell("ls storage:st-private/data").names == ["p.txt"]
+
+
+def test_cp_names_what_it_skipped(shell, cli, workdir, capsys):
+    tree = workdir / "with-link"
+    tree.mkdir()
+    (tree / "real.txt").write_text("ok")
+    secret = workdir / "secret.txt"
+    secret.write_text("never uploaded")
+    (tree / "leak.txt").symlink_to(secret)  # a symlink is reported and skipped, never followed
+    out = repr(shell("cp -r --no-progress with-link storage:st-skip"))
+    assert "1 file(s) copied." in out
+    err = capsys.readouterr().err
+    assert "%apolo cp: skipped" in err and "leak.txt" in err, err
+    assert cli("alice")("ls", "storage:st-skip").stdout.split() == ["real.txt"]
