@@ -22,7 +22,7 @@ import httpx
 from .config import ApoloConfig
 from .core import AsyncApolo, ClusterInfo
 from .jobs import LOG_SEPARATOR, Job, Jobs, Volume
-from .permissions import Permission, Permissions, ShareResult
+from .permissions import Access, Permission, Permissions, ShareResult
 from .storage import FileStatus, Storage
 from .transfer import CopyPlan, LocalPath, ProgressCallback, Transfer
 
@@ -181,6 +181,14 @@ class SyncPermissions:
         """What ``user`` (default: me) shared with others (``apolo acl ls --shared``)."""
         return run(self._permissions.shared(uri, user=user))
 
+    def user_exists(self, name: str) -> bool:
+        """Whether the platform knows user or role ``name`` (``Permissions.user_exists``)."""
+        return run(self._permissions.user_exists(name))
+
+    def access(self, uri: str, *, aliases: Iterable[str] = ()) -> List[Access]:
+        """Who has access to ``uri`` through grants I can see (``Permissions.access``)."""
+        return run(self._permissions.access(uri, aliases=aliases))
+
     def roles(self, user: str | None = None) -> List[str]:
         """Roles ``user`` (default: me) holds (``apolo acl list-roles``)."""
         return run(self._permissions.roles(user))
@@ -239,6 +247,10 @@ class SyncStorage:
     def rename(self, src: str, dst: str) -> None:
         """The platform's RENAME of ``src`` to exactly ``dst``."""
         return run(self._storage.rename(src, dst))
+
+    def usage(self, uri: str) -> tuple[int, int]:
+        """``(files, bytes)`` under ``uri`` (``Storage.usage``)."""
+        return run(self._storage.usage(uri))
 
     def disk_usage(self, uri: str = "storage:") -> dict[str, int]:
         """``{"total", "used", "free"}`` bytes (``apolo storage df``)."""
