@@ -50,8 +50,18 @@ def submit(awaitable: Awaitable[T]) -> "Future[T]":
     """Schedule ``awaitable`` on the background loop and return its ``concurrent.futures.Future``
     at once (``result()``, ``add_done_callback``, ``cancel()`` cancels the coroutine).
 
-    Raises ``RuntimeError`` if called from the background loop itself (await it there instead).
+    Never blocks, so it may be called from any thread, the background loop's included (a done
+    callback, which runs there, may start the next call: widgets chain work that way). Waiting on
+    the future from the loop itself would deadlock: ``run`` refuses that.
     """
+    return asyncio.run_coroutine_threadsafe(_await(awaitable), background_loop())
+
+
+def run(awaitable: Awaitable[T], timeout: float | None = None) -> T:
+    """Run ``awaitable`` on the background loop and wait for its result (re-raising its exception);
+    ``timeout`` in seconds (``TimeoutError`` after it). An interrupt (Ctrl-C) or the timeout cancels
+    the coroutine on the loop too. Raises ``RuntimeError`` when called from the background loop
+    (it would wait on itself forever: await the ``AsyncApolo`` call there instead)."""
     loop = background_loop()
     try:
         current = asyncio.get_running_loop()
@@ -61,13 +71,6 @@ def submit(awaitable: Awaitable[T]) -> "Future[T]":
         if asyncio.iscoroutine(awaitable):
             awaitable.close()
         raise RuntimeError("Apolo (sync) was called from its own event loop: use AsyncApolo there")
-    return asyncio.run_coroutine_threadsafe(_await(awaitable), loop)
-
-
-def run(awaitable: Awaitable[T], timeout: float | None = None) -> T:
-    """Run ``awaitable`` on the background loop and wait for its result (re-raising its exception);
-    ``timeout`` in seconds (``TimeoutError`` after it). An interrupt (Ctrl-C) or the timeout cancels
-    the coroutine on the loop too. Raises ``RuntimeError`` when called from the background loop."""
     future = submit(awaitable)
     try:
         return future.result(timeout)
@@ -340,7 +343,8 @@ class Apolo:
 
     def submit(self, call: Callable[[AsyncApolo], Awaitable[T]]) -> "Future[T]":
         """Start ``call(async_client)`` on the background loop and return at once with its
-        ``concurrent.futures.Future``: the non-blocking entry for widget callbacks and long work.
+        ``concurrent.futures.Future``: the non-blocking entry for widget callbacks and long work
+        (callable from any thread, including a done-callback running on the loop).
         ``future.cancel()`` cancels the coroutine; exceptions are the client's (``ApoloError``...)."""
         return submit(call(self._aio))
 

@@ -53,7 +53,15 @@ class JobList(Table):
 @arg("--until", metavar="DATE", help="created at or before this ISO 8601 time")
 @arg("--recent-first", action="store_true", help="newest first")
 @arg("--columns", metavar="COLS", help="comma-separated columns for this listing (default: ApoloMagics.ps_columns)")
-def ps(magics: Any, args: Any) -> JobList:
+@arg("--widget", action="store_true", help="in a notebook: the interactive jobs table (filters, logs, share, kill); "
+                                           "elsewhere the text table")
+def ps(magics: Any, args: Any) -> Any:
+    from .core import widgets_shown
+
+    if args.widget and widgets_shown(magics):
+        from ..widgets import JobsTable
+
+        return JobsTable(all=args.all, api=magics.api)
     try:
         columns = job_columns(args.columns.split(",") if args.columns else list(magics.ps_columns))
     except InvalidInput as exc:

@@ -75,6 +75,19 @@ def ls(magics: Any, args: Any) -> FileList:
                     more_hint=magics.more_hint)
 
 
+@command(SUBCOMMANDS, "browse", "Browse storage in a notebook: the storage browser widget (paging, download, upload, "
+                                "share...). Without a widget front end: `%apolo ls -l URI`.")
+@arg("uri", nargs="?", default="storage:", metavar="URI", help="the folder to open (default storage:)")
+def browse(magics: Any, args: Any) -> Any:
+    from .core import widgets_shown
+
+    if widgets_shown(magics):
+        from ..widgets import StorageBrowser
+
+        return StorageBrowser(args.uri, api=magics.api)
+    return SUBCOMMANDS["ls"](magics, ["-l", args.uri])
+
+
 @command(SUBCOMMANDS, "mkdir", "Make storage folders, like `apolo mkdir [-p] URI...`.")
 @arg("uris", nargs="+", metavar="URI")
 @arg("-p", "--parents", action="store_true", help="make parents as needed; no error if it exists")

@@ -81,7 +81,7 @@ class ShareDialog(ApoloWidget):
         w.link((self.level, "value"), (self, "action"))
         self.picker.observe(self._picked, names="value")
         self.share_button.on_click(lambda _b: self.share())
-        self.observe(self._busy_changed, names="busy")
+        self.observe(self._toggle_share_button, names="busy")
 
         this = current_job()
         self.picker.layout.display = "none" if (uri or this) else None
@@ -339,7 +339,7 @@ class ShareDialog(ApoloWidget):
         no.on_click(lambda _b: setattr(row, "children", old))
         row.children = [question, yes, no]
 
-    def _busy_changed(self, change: Any) -> None:
+    def _toggle_share_button(self, change: Any) -> None:
         self.share_button.disabled = bool(change["new"])
 
     def _names_one_job(self, canonical: str) -> bool:

@@ -612,7 +612,6 @@ class StorageBrowser(ApoloWidget):
         go = w.Button(description=ok, button_style="primary", layout=w.Layout(width="auto"))
         no = w.Button(description="Cancel", layout=w.Layout(width="auto"))
         go.on_click(lambda _b: then(field.value.strip()))
-        field.on_submit(lambda _t: then(field.value.strip()))
         no.on_click(lambda _b: setattr(self.prompt, "children", []))
         self.prompt.children = [field, go, no]
 

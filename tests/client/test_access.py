@@ -55,3 +55,18 @@ def test_usage_counts_a_tree(apolo, tmp_path, unique):
     alice.transfer.upload_tree(tmp_path / "a", f"storage:{folder}")
     assert alice.storage.usage(f"storage:{folder}") == (2, 42)
     assert alice.storage.usage(f"storage:{folder}/b/two") == (1, 32)
+
+
+def test_submit_from_a_done_callback_on_the_loop_chains_work(apolo):
+    # a widget's done-callback runs on the client's loop and may start the next call
+    alice = apolo("alice")
+    chained = []
+    first = alice.submit(lambda aio: aio.permissions.user_exists("bob"))
+    first.add_done_callback(lambda f: chained.append(alice.submit(lambda aio: aio.permissions.user_exists("nobody"))))
+    assert first.result(30) is True
+    for _ in range(300):
+        if chained:
+            break
+        import time
+        time.sleep(0.01)
+    assert chained[0].result(30) is False
