@@ -139,12 +139,19 @@ CSS = """
 .jp-ApoloW { font-family: var(--jp-ui-font-family); font-size: var(--jp-ui-font-size1);
   color: var(--jp-ui-font-color1); background: var(--jp-layout-color1);
   border: var(--jp-border-width) solid var(--jp-border-color2); border-radius: 4px; padding: 8px 10px;
-  max-width: 100%; box-sizing: border-box; }
+  max-width: 100%; box-sizing: border-box; overflow-x: auto; }
+.jp-ApoloW code { white-space: nowrap; font-family: var(--jp-code-font-family); }
+.jp-ApoloW-label .widget-html-content { text-align: right; padding-right: 8px; }
 .jp-ApoloW-title { font-size: var(--jp-ui-font-size2); font-weight: 600; color: var(--jp-ui-font-color0); }
 .jp-ApoloW-muted { color: var(--jp-ui-font-color2); }
 .jp-ApoloW-status { min-height: 1.4em; line-height: 1.4em; }
 .jp-ApoloW-status .jp-ApoloW-error { color: var(--jp-error-color1); }
 .jp-ApoloW-status .jp-ApoloW-ok { color: var(--jp-success-color1); }
+.jp-ApoloW-hint .widget-html-content, .jp-ApoloW-warn .widget-html-content,
+.jp-ApoloW-status .widget-html-content { line-height: 1.45; white-space: normal; }
+.jp-ApoloW-level .widget-toggle-button.mod-active { background: var(--jp-brand-color1);
+  color: var(--jp-ui-inverse-font-color1); box-shadow: none; }
+.jp-ApoloW-open a, a.jp-ApoloW-open { color: var(--jp-content-link-color); white-space: nowrap; }
 .jp-ApoloW-warn { color: var(--jp-ui-font-color1); background: var(--jp-warn-color3);
   border-left: 3px solid var(--jp-warn-color1); padding: 4px 8px; border-radius: 2px; line-height: 1.4; }
 .jp-ApoloW-hint { color: var(--jp-ui-font-color2); line-height: 1.4; }
@@ -167,10 +174,11 @@ CSS = """
   border: var(--jp-border-width) solid var(--jp-cell-editor-border-color); padding: 4px 6px;
   font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size); white-space: pre-wrap; }
 .jp-ApoloW-badge { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: var(--jp-ui-font-size0);
-  background: var(--jp-layout-color3); color: var(--jp-ui-font-color1); }
-.jp-ApoloW-badge.running { background: var(--jp-success-color3); color: var(--jp-ui-font-color0); }
-.jp-ApoloW-badge.failed { background: var(--jp-error-color3); color: var(--jp-ui-font-color0); }
-.jp-ApoloW-badge.pending { background: var(--jp-warn-color3); color: var(--jp-ui-font-color0); }
+  line-height: 1.6; border: 1px solid var(--jp-border-color1); color: var(--jp-ui-font-color1); }
+.jp-ApoloW-badge.running { border-color: var(--jp-success-color1); color: var(--jp-success-color1); }
+.jp-ApoloW-badge.failed { border-color: var(--jp-error-color1); color: var(--jp-error-color1); }
+.jp-ApoloW-badge.pending, .jp-ApoloW-badge.suspended { border-color: var(--jp-warn-color1);
+  color: var(--jp-warn-color1); }
 </style>
 """
 
@@ -182,9 +190,10 @@ def esc(text: Any) -> str:
 
 def cell(text: str, width: str, *, mono: bool = False, title: str | None = None) -> w.HTML:
     """A fixed-width table cell: text escaped, ellipsised when too long, the full value as tooltip."""
-    cls = "jp-ApoloW-cell jp-ApoloW-mono" if mono else "jp-ApoloW-cell"
     box = w.HTML(_cell_html(text, title), layout=w.Layout(width=width, min_width=width if width.endswith("px") else "0"))
-    box.add_class(cls)
+    box.add_class("jp-ApoloW-cell")  # one class per call: the front end adds each as one token
+    if mono:
+        box.add_class("jp-ApoloW-mono")
     return box
 
 

@@ -24,12 +24,13 @@ from ..display import JOB_COLUMNS, Record, fmt_cell, job_details
 from .base import ApoloWidget, cell, esc, set_cell, style_tag
 
 PAGE_SIZE = 25
+ACTIONS_WIDTH = "216px"  # the per-row buttons; the header keeps the same room
 STATUS_ORDER = {"running": 0, "pending": 1, "suspended": 2}
 ANYONE = "anyone"
 
 #: (column key in ``display.JOB_COLUMNS``, width, monospace)
-COLUMNS = [("name", "150px", False), ("id", "150px", True), ("status", "84px", False), ("when", "128px", False),
-           ("owner", "80px", False), ("image", "120px", False)]
+COLUMNS = [("name", "140px", False), ("id", "150px", True), ("status", "84px", False), ("when", "122px", False),
+           ("owner", "72px", False), ("image", "100px", False)]
 
 
 def job_order(job: Job) -> tuple:
@@ -55,7 +56,7 @@ class _Row:
         self.cells = [cell("", width, mono=mono) for _, width, mono in COLUMNS]
         for c in self.cells:
             c.layout.flex = "0 0 auto"
-        self.cells[1].layout.flex = "1 1 auto"  # the id takes what is left, ellipsised
+        self.cells[1].layout.flex = "1 1 0"  # the id takes what is left (same in the header), ellipsised
         self.cells[1].layout.min_width = "80px"
 
         def button(icon: str, tip: str, handler: Callable[[Job], Any], style: str = "") -> w.Button:
@@ -65,11 +66,15 @@ class _Row:
 
         self.details = button("info-circle", "Status details", table._show_details)
         self.logs = button("file-text-o", "Last log lines", lambda job: table.logs(job.id))
-        self.open = w.HTML("", layout=w.Layout(width="34px", flex="0 0 auto"))
+        self.open = w.HTML("", layout=w.Layout(width="56px", flex="0 0 auto"))
+        self.open.add_class("jp-ApoloW-open")
         self.share = button("share-alt", "Share this job", table._open_share)
         self.kill = button("times", "Kill (asks first)", table._ask_kill, "danger")
-        self.box = w.HBox([*self.cells, self.details, self.logs, self.open, self.share, self.kill],
-                          layout=w.Layout(display="none", width="100%", align_items="center"))
+        for b, name in ((self.details, "details"), (self.logs, "logs"), (self.share, "share"), (self.kill, "kill")):
+            b.add_class(f"jp-ApoloW-{name}")
+        actions = w.HBox([self.details, self.logs, self.open, self.share, self.kill],
+                         layout=w.Layout(width=ACTIONS_WIDTH, flex="0 0 auto", align_items="center"))
+        self.box = w.HBox([*self.cells, actions], layout=w.Layout(display="none", width="100%", align_items="center"))
         self.box.add_class("jp-ApoloW-row")
 
     def show(self, job: Job | None, writable: bool) -> None:
@@ -134,10 +139,10 @@ class JobsTable(ApoloWidget):
         self.count = w.HTML("")
         self.count.add_class("jp-ApoloW-muted")
         head = w.HBox([cell(JOB_COLUMNS[key][0].title(), width) for key, width, _ in COLUMNS]
-                      + [cell("", "170px")], layout=w.Layout(width="100%"))
+                      + [cell("", ACTIONS_WIDTH)], layout=w.Layout(width="100%"))
         for c in head.children:
             c.layout.flex = "0 0 auto"
-        head.children[1].layout.flex = "1 1 auto"
+        head.children[1].layout.flex = "1 1 0"
         head.children[1].layout.min_width = "80px"
         head.add_class("jp-ApoloW-head")
         self.rows = [_Row(self) for _ in range(page_size)]
@@ -148,6 +153,7 @@ class JobsTable(ApoloWidget):
         self.page_label = w.HTML("")
         self.page_label.add_class("jp-ApoloW-muted")
         self.panel = w.VBox([])
+        self.panel.add_class("jp-ApoloW-panel")
 
         w.link((self.status_field, "value"), (self, "status"))
         w.link((self.owner_field, "value"), (self, "owner"))

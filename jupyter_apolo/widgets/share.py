@@ -63,19 +63,24 @@ class ShareDialog(ApoloWidget):
         self.user_field = w.Text(placeholder="user or role, e.g. alice or alice/roles/team", description="With",
                                  continuous_update=False, layout=w.Layout(width="100%", max_width="420px"),
                                  style={"description_width": "90px"})
-        self.user_hint = w.HTML("")
+        self.user_hint = w.HTML("", layout=w.Layout(margin="0 0 0 98px"))
         self.user_hint.add_class("jp-ApoloW-status")
-        self.level = w.ToggleButtons(options=list(ACTIONS), value="read", description="Level",
+        self.level = w.ToggleButtons(options=list(ACTIONS), value="read",
                                      tooltips=["see it (and open a job's web UI)", "also change it", "also re-share it"],
-                                     style={"description_width": "90px", "button_width": "80px"})
-        self.explain = w.HTML("")
+                                     style={"button_width": "80px"})
+        level_label = w.HTML("Level", layout=w.Layout(width="90px", flex="0 0 auto"))
+        level_label.add_class("jp-ApoloW-label")
+        self.explain = w.HTML("", layout=w.Layout(max_width="640px"))
         self.explain.add_class("jp-ApoloW-hint")
-        self.warning = w.HTML("", layout=w.Layout(display="none"))
+        self.warning = w.HTML("", layout=w.Layout(display="none", max_width="640px"))
         self.share_button = w.Button(description="Share", button_style="primary", icon="share-alt",
                                      tooltip="Grant the level above to the user")
         self.access_title = w.HTML('<b>Who has access</b> <span class="jp-ApoloW-muted">(shares you manage)</span>')
         self.access_box = w.VBox([])
 
+        for widget, name in ((self.picker, "picker"), (self.uri_field, "uri"), (self.user_field, "user"),
+                             (self.level, "level"), (self.share_button, "share"), (self.access_box, "access")):
+            widget.add_class(f"jp-ApoloW-{name}")  # stable hooks for styling and browser tests
         w.link((self.uri_field, "value"), (self, "uri"))
         w.link((self.user_field, "value"), (self, "user"))
         w.link((self.level, "value"), (self, "action"))
@@ -86,7 +91,8 @@ class ShareDialog(ApoloWidget):
         this = current_job()
         self.picker.layout.display = "none" if (uri or this) else None
         self.children = [
-            style_tag(), self.title, self.picker, self.uri_field, self.user_field, self.user_hint, self.level,
+            style_tag(), self.title, self.picker, self.uri_field, self.user_field, self.user_hint,
+            w.HBox([level_label, self.level], layout=w.Layout(align_items="center")),
             self.explain, self.warning, w.HBox([self.share_button]), self.status_line, self.access_title,
             self.access_box,
         ]
@@ -245,7 +251,8 @@ class ShareDialog(ApoloWidget):
         self.title.value = f'<span class="jp-ApoloW-title">{title}</span>'
         action = self.action if self.action in ACTIONS else "read"
         who = self.user.strip() or "They"
-        self.explain.value = f"<b>{esc(action)}</b>: {esc(who)} can {esc(capabilities(scheme, action))}."
+        sentence = esc(capabilities(scheme, action)).replace("--pass-config", "<code>--pass-config</code>")
+        self.explain.value = f"<b>{esc(action)}</b>: {esc(who)} can {sentence}."
         jupyter = self._job is not None and is_jupyter_job(self._job)
         self.warning.value = f'<div class="jp-ApoloW-warn">⚠ {esc(JUPYTER_JOB_WARNING)}</div>' if jupyter else ""
         self.warning.layout.display = None if jupyter else "none"

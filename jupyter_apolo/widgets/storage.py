@@ -209,6 +209,11 @@ class StorageBrowser(ApoloWidget):
         self.share_button = action("Share", "share-alt", "Share the selected entry (or this folder)", self._open_share)
         self.uri_button = action("Copy URI", "clipboard", "Show the storage URI to copy", self._show_uri)
         self.prompt = w.HBox([], layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        self.prompt.add_class("jp-ApoloW-prompt")
+        for button, name in ((self.download_button, "download"), (self.upload_button, "upload"),
+                             (self.mkdir_button, "mkdir"), (self.rename_button, "rename"),
+                             (self.delete_button, "delete"), (self.share_button, "share"), (self.uri_button, "uri")):
+            button.add_class(f"jp-ApoloW-{name}")  # stable hooks for browser tests
         self.progress_box = w.VBox([])
         self.share_box = w.VBox([])
 
@@ -521,6 +526,8 @@ class StorageBrowser(ApoloWidget):
         def failed(exc: BaseException) -> None:
             self._transfer = None
             cancel.layout.display = "none"
+            if not self.progress_events:
+                self.progress_box.children = []  # nothing moved: no empty bars left behind
             if isinstance(exc, TargetExists):
                 shown = exc.describe(str(exc.target) if isinstance(exc.target, Path)
                                      else short_uri(exc.target, self.api.config))
