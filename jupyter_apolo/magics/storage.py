@@ -84,8 +84,20 @@ def browse(magics: Any, args: Any) -> Any:
     if widgets_shown(magics):
         from ..widgets import StorageBrowser
 
-        return StorageBrowser(args.uri, api=magics.api)
+        return StorageBrowser(args.uri, api=magics.api, shortcuts=project_volumes(magics.api.config.project))
     return SUBCOMMANDS["ls"](magics, ["-l", args.uri])
+
+
+def project_volumes(project: str | None) -> dict[str, str]:
+    """``{volume id: storage URI}`` of the flow project holding the kernel's working directory
+    (its ``live.yml`` storage volumes); empty outside a flow project or when it cannot be read."""
+    from ..notebooks.project import ProjectError, load_project
+
+    try:
+        flow = load_project(Path.cwd(), default_project_name=project)
+    except (ProjectError, OSError):
+        return {}
+    return {vid: vol.remote for vid, vol in sorted(flow.volumes.items()) if vol.remote.startswith("storage:")}
 
 
 @command(SUBCOMMANDS, "mkdir", "Make storage folders, like `apolo mkdir [-p] URI...`.")

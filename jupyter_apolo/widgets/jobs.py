@@ -128,6 +128,8 @@ class JobsTable(ApoloWidget):
         self._generation = 0
         self._ticker = None
         self._logs_future = None
+        self._load = None
+        self._ready = False  # trait links below fire observers: load once, at the end of __init__
 
         self.status_field = w.Dropdown(options=[("any status", ""), *((s, s) for s in ACTIVE_STATUSES + FINISHED_STATUSES)],
                                        value="", layout=w.Layout(width="140px"))
@@ -175,6 +177,7 @@ class JobsTable(ApoloWidget):
             self.status_line, self.panel,
         ]
         self._view_count = 0  # ipywidgets counts the front-end views: refresh only while displayed
+        self._ready = True
         self.refresh()
         if refresh_interval > 0:
             self._start_ticker()
@@ -182,7 +185,12 @@ class JobsTable(ApoloWidget):
     # -- loading ----------------------------------------------------------------------------------
 
     def refresh(self):  # type: ignore[no-untyped-def]
-        """Reload the jobs (active first, then finished with ``all``); returns the future."""
+        """Reload the jobs (active first, then finished with ``all``); returns the future. A load
+        still running is cancelled (its results would be stale)."""
+        if not self._ready:
+            return None
+        if self._load is not None:
+            self._load.cancel()
         self._generation += 1
         generation, include_finished, size = self._generation, self.all, self.page_size
         self.loaded = False
@@ -194,7 +202,8 @@ class JobsTable(ApoloWidget):
             if generation == self._generation:
                 self._set_jobs(*outcome, complete=True)
 
-        return self.run(go, done, doing="list jobs")
+        self._load = self.run(go, done, doing="list jobs")
+        return self._load
 
     async def _fetch(self, aio: AsyncApolo, generation: int, include_finished: bool,
                      size: int) -> tuple[list[Job], list[Permission]]:
@@ -229,7 +238,8 @@ class JobsTable(ApoloWidget):
 
     @observe("status", "owner", "search")
     def _filters_changed(self, change: Any) -> None:
-        self._apply_filters(keep_page=False)
+        if self._ready:
+            self._apply_filters(keep_page=False)
 
     @observe("all")
     def _all_changed(self, change: Any) -> None:

@@ -152,6 +152,9 @@ class StorageBrowser(ApoloWidget):
     ``download(dest=".", overwrite=False)``, ``upload(local, overwrite=False)``, ``mkdir(name)``,
     ``rename(new_name)``, ``delete()``, ``next_page()``, ``prev_page()``, ``refresh()``; ``entries``
     is the current page (``FileStatus``); ``progress_events`` the last transfer's ``ProgressEvent``s.
+    ``workspace``: the local folder downloads go to and uploads come from (default: the kernel's
+    working directory). ``shortcuts``: ``{label: storage URI}`` shown as buttons above the table
+    (``%apolo browse`` passes the flow project's ``live.yml`` volumes).
     """
 
     path = Unicode("storage:", help="The storage folder shown (a storage URI, any CLI form).")
@@ -160,7 +163,7 @@ class StorageBrowser(ApoloWidget):
     page = Int(0, help="The page shown, 0-based.")
 
     def __init__(self, path: str = "storage:", *, api: Apolo | None = None, page_size: int = PAGE_SIZE,
-                 workspace: str | os.PathLike[str] = ".", **kwargs: Any):
+                 workspace: str | os.PathLike[str] = ".", shortcuts: dict[str, str] | None = None, **kwargs: Any):
         super().__init__(api=api, **kwargs)
         self.page_size = page_size
         self.workspace = Path(workspace)
@@ -223,10 +226,20 @@ class StorageBrowser(ApoloWidget):
         self.prev_button.on_click(lambda _b: self.prev_page())
         self.next_button.on_click(lambda _b: self.next_page())
 
+        self.shortcuts = w.HBox([], layout=w.Layout(flex_flow="row wrap", align_items="center"))
+        self.shortcuts.add_class("jp-ApoloW-shortcuts")
+        if shortcuts:
+            buttons = [w.HTML('<span class="jp-ApoloW-muted">Project volumes:</span>')]
+            for label, uri in shortcuts.items():
+                button = w.Button(description=label, icon="bookmark", tooltip=uri, layout=w.Layout(width="auto"))
+                button.on_click(lambda _b, u=uri: setattr(self, "path", u))
+                buttons.append(button)
+            self.shortcuts.children = buttons
         self.children = [
             style_tag(),
             w.HBox([w.HTML('<span class="jp-ApoloW-title">Storage</span>&nbsp;'), self.crumbs],
                    layout=w.Layout(align_items="center", flex_flow="row wrap")),
+            self.shortcuts,
             w.HBox([self.up_button, self.refresh_button, self.filter_field], layout=w.Layout(align_items="center")),
             head, *(row.box for row in self.rows), self.empty,
             w.HBox([self.prev_button, self.page_label, self.next_button],
