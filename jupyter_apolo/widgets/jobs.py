@@ -21,7 +21,7 @@ from ..client import Apolo, AsyncApolo, Job, Permission, short_uri
 from ..client.jobs import ACTIVE_STATUSES, FINISHED_STATUSES
 from ..client.permissions import action_rank, covers
 from ..display import JOB_COLUMNS, Record, fmt_cell, job_details
-from .base import ApoloWidget, cell, esc, set_cell, style_tag
+from .base import ApoloWidget, Shared, cell, esc, set_cell, style_tag
 
 PAGE_SIZE = 25
 ACTIONS_WIDTH = "216px"  # the per-row buttons; the header keeps the same room
@@ -51,16 +51,15 @@ def can_write(job: Job, grants: list[Permission], me: str) -> bool:
 
 
 class _Row:
-    def __init__(self, table: "JobsTable"):
+    def __init__(self, table: "JobsTable", shared: Shared):
         self.job: Job | None = None
-        self.cells = [cell("", width, mono=mono) for _, width, mono in COLUMNS]
-        for c in self.cells:
-            c.layout.flex = "0 0 auto"
-        self.cells[1].layout.flex = "1 1 0"  # the id takes what is left (same in the header), ellipsised
-        self.cells[1].layout.min_width = "80px"
+        self.cells = [cell("", width, mono=mono, shared=shared) for _, width, mono in COLUMNS]
+        # the id takes what is left (the header's id cell too), ellipsised
+        self.cells[1].layout = shared.layout(width="150px", min_width="80px", flex="1 1 0")
 
         def button(icon: str, tip: str, handler: Callable[[Job], Any], style: str = "") -> w.Button:
-            b = w.Button(icon=icon, tooltip=tip, button_style=style, layout=w.Layout(width="34px", flex="0 0 auto"))
+            b = w.Button(icon=icon, tooltip=tip, button_style=style, style=shared.style(w.ButtonStyle),
+                         layout=shared.layout(width="34px", flex="0 0 auto"))
             b.on_click(lambda _b: self.job is not None and handler(self.job))
             return b
 
@@ -70,6 +69,7 @@ class _Row:
         self.open.add_class("jp-ApoloW-open")
         self.share = button("share-alt", "Share this job", table._open_share)
         self.kill = button("times", "Kill (asks first)", table._ask_kill, "danger")
+        self.kill.layout = w.Layout(width="34px", flex="0 0 auto")  # its own: hidden per row
         for b, name in ((self.details, "details"), (self.logs, "logs"), (self.share, "share"), (self.kill, "kill")):
             b.add_class(f"jp-ApoloW-{name}")
         actions = w.HBox([self.details, self.logs, self.open, self.share, self.kill],
@@ -147,7 +147,8 @@ class JobsTable(ApoloWidget):
         head.children[1].layout.flex = "1 1 0"
         head.children[1].layout.min_width = "80px"
         head.add_class("jp-ApoloW-head")
-        self.rows = [_Row(self) for _ in range(page_size)]
+        shared = Shared()
+        self.rows = [_Row(self, shared) for _ in range(page_size)]
         self.empty = w.HTML("", layout=w.Layout(display="none"))
         self.empty.add_class("jp-ApoloW-muted")
         self.prev_button = w.Button(description="Previous", icon="chevron-left", layout=w.Layout(width="110px"))

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
 import ipywidgets as w
+from ipywidgets.widgets.widget_bool import CheckboxStyle
 from traitlets import Int, List, Unicode, observe
 
 from ..client import Apolo, AsyncApolo, CopyPlan, FileStatus, InvalidInput, NotFoundError, TargetExists, short_uri
@@ -31,7 +32,7 @@ from ..client.storage import child_uri, parent_uri
 from ..client.transfer import TransferProgress
 from ..client.uris import split_uri
 from ..display import human_size
-from .base import ApoloWidget, cell, esc, set_cell, style_tag
+from .base import ApoloWidget, Shared, cell, esc, set_cell, style_tag
 
 PAGE_SIZE = 50
 
@@ -112,15 +113,15 @@ def modified_text(epoch: int) -> str:
 class _Row:
     """One reusable table row: select box, name (a link), size, modified."""
 
-    def __init__(self, browser: "StorageBrowser"):
+    def __init__(self, browser: "StorageBrowser", shared: Shared):
         self.entry: FileStatus | None = None
-        self.check = w.Checkbox(value=False, indent=False, layout=w.Layout(width="28px", flex="0 0 auto"))
-        self.name = w.Button(description="", layout=w.Layout(flex="1 1 auto", width="auto", min_width="0"))
+        self.check = w.Checkbox(value=False, indent=False, layout=shared.layout(width="28px", flex="0 0 auto"),
+                                style=shared.style(CheckboxStyle))
+        self.name = w.Button(description="", layout=shared.layout(flex="1 1 auto", width="auto", min_width="0"),
+                             style=shared.style(w.ButtonStyle))
         self.name.add_class("jp-ApoloW-link")
-        self.size = cell("", "96px")
-        self.size.layout.flex = "0 0 auto"
-        self.modified = cell("", "136px")
-        self.modified.layout.flex = "0 0 auto"
+        self.size = cell("", "96px", shared=shared)
+        self.modified = cell("", "136px", shared=shared)
         self.box = w.HBox([self.check, self.name, self.size, self.modified],
                           layout=w.Layout(display="none", width="100%"))
         self.box.add_class("jp-ApoloW-row")
@@ -189,7 +190,8 @@ class StorageBrowser(ApoloWidget):
         for c in head.children[2:]:
             c.layout.flex = "0 0 auto"
         head.add_class("jp-ApoloW-head")
-        self.rows = [_Row(self) for _ in range(page_size)]
+        shared = Shared()
+        self.rows = [_Row(self, shared) for _ in range(page_size)]
         self.empty = w.HTML("", layout=w.Layout(display="none"))
         self.empty.add_class("jp-ApoloW-muted")
         self.prev_button = w.Button(description="Previous", icon="chevron-left", layout=w.Layout(width="110px"))
@@ -513,8 +515,9 @@ class StorageBrowser(ApoloWidget):
                         last_draw[0] = now
                     bar, text = bars[label]
                     bar.value = min(p.bytes_done, bar.max)
+                    now_on = "" if final or not p.current else f" · {Path(p.current).name}"
                     text.value = (f"{esc(label)} <span class='jp-ApoloW-muted'>{p.files_done}/{files} files, "
-                                  f"{human_size(p.bytes_done)} of {human_size(size)}</span>")
+                                  f"{human_size(p.bytes_done)} of {human_size(size)}{esc(now_on)}</span>")
                     total_bar.value = min(base + p.bytes_done, total_bar.max)
                     total_text.value = f"{human_size(base + p.bytes_done)} of {human_size(all_bytes)}"
 

@@ -147,6 +147,12 @@ def test_jobs_table_kill(page, lab, ui_platform, screenshots):
     widget = run_in_lab(page, lab, notebook(lab, "jobs.ipynb", "%apolo ps --widget"))
     row = widget.locator(".jp-ApoloW-row", has_text="to-be-killed")
     expect(row).to_be_visible()
+    # displayed, the table refreshes itself (every 10 s) without a click or a cell
+    with ui_platform.http("alice") as http:
+        http.post("/jobs", params={"from_preset": ""}, json={
+            "preset_name": "cpu-small", "image": "python:3", "name": "started-later",
+            "command": "python -c \"import time; time.sleep(900)\""}).raise_for_status()
+    expect(widget.locator(".jp-ApoloW-row", has_text="started-later")).to_be_visible(timeout=30_000)
     shoot_both(page, widget, screenshots, "jobs")
     row.locator("button.jp-ApoloW-kill").click()
     panel = widget.locator(".jp-ApoloW-panel")

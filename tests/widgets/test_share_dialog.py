@@ -112,6 +112,21 @@ def test_higher_access_is_explained_not_hidden(apolo, cli, unique):
     assert f"alice has write on storage:{folder}, which covers storage:{folder}/child." in dlg.message
 
 
+@pytest.mark.parametrize("uri, canonical", [
+    ("image:bob-model", "image://default/local/bob/bob-model"),
+    ("role://bob/roles/reviewers", "role://bob/roles/reviewers"),
+])
+def test_any_uri_the_cli_accepts(apolo, cli, uri, canonical):
+    if uri.startswith("role:"):
+        apolo("bob").permissions.add_role("bob/roles/reviewers")
+    dlg = ShareDialog(uri, api=apolo("bob")).wait()
+    dlg.user = "alice"
+    dlg.share()
+    dlg.wait()
+    assert dlg.error == "" and dlg.message.startswith(f"Shared {uri} with alice: read.")
+    assert canonical in cli("alice")("acl", "ls", "--full-uri").stdout  # alice's CLI sees the grant
+
+
 def test_project_membership_is_named(apolo, platform, unique):
     project = unique("proj")
     platform.add_project_user(project, "bob", "admin")
