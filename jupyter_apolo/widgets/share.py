@@ -10,7 +10,7 @@ from typing import Any
 import ipywidgets as w
 from traitlets import Unicode, observe
 
-from ..client import Access, Apolo, AsyncApolo, InvalidInput, Job, ShareResult, short_uri
+from ..client import Access, Apolo, ApoloError, AsyncApolo, InvalidInput, Job, ShareResult, short_uri
 from ..client.jobs import JOB_ID, current_job
 from ..client.permissions import ACTIONS
 from ..display import JUPYTER_JOB_WARNING, access_line, capabilities, higher_reason, project_of, share_lines
@@ -117,6 +117,9 @@ class ShareDialog(ApoloWidget):
         except InvalidInput as exc:
             self.fail(str(exc))
             return None
+        except ApoloError as exc:
+            self.fail(exc, "share")
+            return None
         aliases = self._aliases()
 
         async def go(aio: AsyncApolo) -> tuple[ShareResult, list[Access]]:
@@ -212,6 +215,9 @@ class ShareDialog(ApoloWidget):
             canonical = self._normalize(uri)
         except InvalidInput as exc:
             self.fail(f"{exc} ({uri!r} is not a URI the platform can share)")
+            return None
+        except ApoloError as exc:  # no credentials, platform down while opening the client
+            self.fail(exc)
             return None
         self._canonical = canonical
         self.error = ""
