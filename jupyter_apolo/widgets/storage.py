@@ -457,8 +457,9 @@ class StorageBrowser(ApoloWidget):
 
     def cancel(self) -> None:
         """Cancel the running download or upload (files already complete stay; none half-written)."""
-        if self._transfer is not None:
-            self._transfer.cancel()
+        if self._transfer is not None and self._transfer.cancel():
+            self._transfer = None
+            self.succeed("Cancelled: files already complete stay, none is left half-written.")
 
     def _transfer_run(self, pairs: list[tuple[Any, Any]], overwrite: bool, kind: str):  # type: ignore[no-untyped-def]
         self.progress_events = []

@@ -12,6 +12,7 @@ import pytest
 from ipywidgets import Button
 
 from jupyter_apolo.widgets import StorageBrowser
+from tests.support.platform import wait_for
 
 
 def tree_digest(root: Path) -> dict[str, str]:
@@ -196,3 +197,48 @@ def test_share_and_uri_actions(apolo, big_folder):
     assert b.prompt.children[0].value == dialog.uri
     b.close()
     assert b.work.pending == 0 or b.wait(10)
+
+
+def test_hostile_names_are_shown_as_text(apolo, tmp_path, unique):
+    folder = unique("hostile")
+    name = "<img src=x onerror=alert(1)>\"'.txt"
+    (tmp_path / "h").mkdir()
+    (tmp_path / "h" / name).write_text("x")
+    apolo("alice").transfer.upload_tree(tmp_path / "h", f"storage:{folder}")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    b = StorageBrowser(f"storage:{folder}", api=apolo("alice"), workspace=ws).wait()
+    row = b.rows[0]
+    assert row.name.description == name  # a button label is text, never HTML
+    b.selected = [row.entry.uri]
+    b.download()
+    b.wait()
+    assert (ws / name).read_text() == "x"
+    every_html = " ".join(c.value for c in b.progress_box.children[1].children if hasattr(c, "value")
+                          and isinstance(c.value, str))
+    assert "<img" not in every_html and "&lt;img" in every_html
+    b.delete_button.click()
+    b.wait()
+    assert "<img" not in b.prompt.children[0].value
+
+
+def test_cancel_leaves_no_partial_file(apolo, tmp_path, unique):
+    folder = unique("cancel")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "big.bin").write_bytes(b"\0" * (64 * 1024 * 1024))
+    apolo("alice").transfer.upload_tree(tmp_path / "src", f"storage:{folder}")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    b = StorageBrowser(f"storage:{folder}", api=apolo("alice"), workspace=ws).wait()
+    b.selected = [b.entries[0].uri]
+    seen = []
+    b.download()
+    while not b.progress_events and len(seen) < 2000:  # cancel mid-transfer
+        seen.append(None)
+        import time
+        time.sleep(0.005)
+    b.progress_box.children[0].children[2].click()  # the Cancel button
+    b.wait()
+    assert b.message.startswith("Cancelled") and not b.busy
+    # the coroutine unwinds on the client's loop right after: neither big.bin nor a .part file stays
+    wait_for(lambda: list(ws.iterdir()) == [], 10, what="the partial download removed")
