@@ -61,7 +61,12 @@ def ps(magics: Any, args: Any) -> Any:
     if args.widget and widgets_shown(magics):
         from ..widgets import JobsTable
 
-        return JobsTable(all=args.all, api=magics.api)
+        table = JobsTable(all=args.all, api=magics.api)
+        # the filters the table has: one status, one owner, a name or tag to search for
+        table.status = args.status[0] if len(args.status) == 1 else ""
+        table.owner = "me" if args.owner[:1] == ["ME"] else (args.owner[0] if args.owner else "anyone")
+        table.search = args.name or (args.tag[0] if args.tag else "")
+        return table
     try:
         columns = job_columns(args.columns.split(",") if args.columns else list(magics.ps_columns))
     except InvalidInput as exc:

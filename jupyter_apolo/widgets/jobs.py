@@ -159,7 +159,7 @@ class JobsTable(ApoloWidget):
         self.panel.add_class("jp-ApoloW-panel")
 
         w.link((self.status_field, "value"), (self, "status"))
-        w.link((self.owner_field, "value"), (self, "owner"))
+        self.owner_field.observe(lambda c: setattr(self, "owner", c["new"]), names="value")
         w.link((self.search_field, "value"), (self, "search"))
         w.link((self.all_field, "value"), (self, "all"))
         self.refresh_button.on_click(lambda _b: self.refresh())
@@ -228,7 +228,7 @@ class JobsTable(ApoloWidget):
     def _set_jobs(self, jobs: list[Job], grants: list[Permission], complete: bool) -> None:
         self.jobs = sorted(jobs, key=job_order)
         self._grants = grants
-        owners = sorted({job.owner for job in self.jobs} - {self.api.config.username})
+        owners = sorted(({job.owner for job in self.jobs} | {self.owner}) - {self.api.config.username, ANYONE, "me"})
         options = [ANYONE, "me", *owners]
         if list(self.owner_field.options) != options:
             current = self.owner
@@ -236,6 +236,13 @@ class JobsTable(ApoloWidget):
             self.owner_field.value = current if current in options else ANYONE
         self.loaded = complete
         self._apply_filters(keep_page=True)
+
+    @observe("owner")
+    def _owner_changed(self, change: Any) -> None:
+        owner = change["new"] or ANYONE
+        if owner not in self.owner_field.options:  # a user with no job loaded (yet): offer it anyway
+            self.owner_field.options = [*self.owner_field.options, owner]
+        self.owner_field.value = owner
 
     @observe("status", "owner", "search")
     def _filters_changed(self, change: Any) -> None:

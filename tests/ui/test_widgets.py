@@ -131,6 +131,7 @@ def test_storage_browser_browse_and_download(page, lab, alice, screenshots):
     widget.locator(".jp-ApoloW-prompt button", has_text="Download").click()
     expect(widget).to_contain_text("Downloaded 1 file(s)")
     assert (lab.root / "work" / "results.csv").read_text() == "a,b\n1,2\n"
+    shoot_both(page, widget, screenshots, "storage-downloaded")
     # again: refused, and the widget asks before replacing
     widget.locator("button.jp-ApoloW-download").click()
     widget.locator(".jp-ApoloW-prompt button", has_text="Download").click()

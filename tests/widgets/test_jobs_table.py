@@ -40,7 +40,9 @@ def test_lists_own_and_shared_jobs_running_first(apolo, jobs):
     assert "<span title=" in name_cell  # long values ellipsised with the full value as tooltip
 
     table.owner = "bob"
-    assert [j.id for j in table.shown] == [jobs["bob"]]
+    assert [j.id for j in table.shown] == [jobs["bob"]] and table.owner_field.value == "bob"
+    table.owner = "carol"  # nobody's jobs loaded: offered anyway, and the table is empty
+    assert table.shown == [] and "carol" in table.owner_field.options
     table.owner, table.search = "anyone", "TEAM"  # a tag matches too
     assert [j.id for j in table.shown] == [jobs["bob"]]
     table.search, table.status = "", "succeeded"
