@@ -465,7 +465,7 @@ class StorageBrowser(ApoloWidget):
         self.progress_events = []
         self.prompt.children = []
         bars: dict[str, tuple[w.IntProgress, w.HTML]] = {}
-        total_bar = w.IntProgress(value=0, min=0, max=1, description="Total", layout=w.Layout(width="420px"))
+        total_bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="240px"))
         total_text = w.HTML("")
         cancel = w.Button(description="Cancel", icon="stop", layout=w.Layout(width="auto"))
         cancel.on_click(lambda _b: self.cancel())
@@ -520,22 +520,23 @@ class StorageBrowser(ApoloWidget):
                     text.value = (f"{esc(label)} <span class='jp-ApoloW-muted'>{p.files_done}/{files} files, "
                                   f"{human_size(p.bytes_done)} of {human_size(size)}{esc(now_on)}</span>")
                     total_bar.value = min(base + p.bytes_done, total_bar.max)
-                    total_text.value = f"{human_size(base + p.bytes_done)} of {human_size(all_bytes)}"
+                    total_text.value = f"<b>Total</b> {human_size(base + p.bytes_done)} of {human_size(all_bytes)}"
 
                 copied += await aio.transfer.copy(plan, progress=report)
                 done_before += size
                 bar, _ = bars[label]
                 bar.value, bar.bar_style = bar.max, "success"
             total_bar.value, total_bar.bar_style = total_bar.max, "success"
-            total_text.value = f"{human_size(all_bytes)} of {human_size(all_bytes)}"
+            total_text.value = f"<b>Total</b> {human_size(all_bytes)} of {human_size(all_bytes)}"
             return copied
 
         def finished(count: int) -> None:
             self._transfer = None
             cancel.layout.display = "none"
             if kind == "download":
-                where = pairs[0][1]
-                self.succeed(f"Downloaded {count} file(s) into {where}.")
+                where = Path(pairs[0][1])
+                shown = "the kernel's working folder" if where.resolve() == Path.cwd().resolve() else str(where)
+                self.succeed(f"Downloaded {count} file(s) into {shown}.")
             else:
                 self.succeed(f"Uploaded {count} file(s) into {short_uri(self._canonical, self.api.config)}.")
                 self.refresh()
