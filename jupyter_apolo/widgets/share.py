@@ -256,7 +256,7 @@ class ShareDialog(ApoloWidget):
             title += f' <span class="jp-ApoloW-muted">({esc(self._job.name or "unnamed job")}, {esc(self._job.status)})</span>'
         self.title.value = f'<span class="jp-ApoloW-title">{title}</span>'
         action = self.action if self.action in ACTIONS else "read"
-        who = self.user.strip() or "They"
+        who = self.user.strip() or "they"
         sentence = esc(capabilities(scheme, action)).replace("--pass-config", "<code>--pass-config</code>")
         self.explain.value = f"<b>{esc(action)}</b>: {esc(who)} can {sentence}."
         jupyter = self._job is not None and is_jupyter_job(self._job)
@@ -304,7 +304,8 @@ class ShareDialog(ApoloWidget):
             return [job async for job in aio.jobs.list(statuses=("running",), limit=500)]
 
         def loaded(jobs: list[Job]) -> None:
-            options = [(f"{job.name or '(no name)'} · {job.id} · {job.status}", job.id) for job in jobs]
+            # the id last: a narrow dropdown cuts its tail, not the name or the status
+            options = [(f"{job.name or '(no name)'} · {job.status} · {job.id}", job.id) for job in jobs]
             first = ("Choose one of your running jobs…" if options else "No running jobs: type a URI below", NO_JOB)
             self.picker.options = [first, *options]
 

@@ -165,3 +165,13 @@ def test_jobs_table_kill(page, lab, ui_platform, screenshots):
     row_of_killed = widget.locator(".jp-ApoloW-row", has_text="to-be-killed")
     expect(row_of_killed).to_have_count(0)  # refreshed: active jobs only
     json.dumps(page.errors)
+
+
+def test_share_dialog_picker_outside_a_job(page, lab, alices_job, screenshots):
+    widget = run_in_lab(page, lab, notebook(lab, "share-empty.ipynb", "%apolo share"))
+    picker = widget.locator(".jp-ApoloW-picker select")
+    expect(picker.locator("option", has_text=alices_job["id"])).to_be_attached()
+    picker.select_option(label=f"a-rather-long-training-job-name-42 · running · {alices_job['id']}")
+    expect(widget.locator(".jp-ApoloW-uri input")).to_have_value(f"job:{alices_job['id']}")
+    expect(widget.locator(".jp-ApoloW-title")).to_contain_text("a-rather-long-training-job-name-42")
+    shoot_both(page, widget, screenshots, "share-picker")

@@ -154,7 +154,7 @@ def test_picker_lists_running_jobs_outside_a_job(apolo, bobs_job):
     dlg = ShareDialog(api=apolo("bob")).wait()
     assert dlg.uri == "" and dlg.picker.layout.display is None
     labels = dict((v, k) for k, v in dlg.picker.options)
-    assert bobs_job["id"] in labels and labels[bobs_job["id"]].startswith("bob-sleeper · ")
+    assert bobs_job["id"] in labels and labels[bobs_job["id"]] == f"bob-sleeper · running · {bobs_job['id']}"
     dlg.picker.value = bobs_job["id"]
     assert dlg.uri == f"job:{bobs_job['id']}"
 
