@@ -32,19 +32,35 @@ from ..client import (
 )
 
 T = TypeVar("T")
-_default: Apolo | None = None
+_default: "Future[Apolo] | None" = None
 _default_lock = threading.Lock()
 
 
-def default_api() -> Apolo:
+def default_api_future() -> "Future[Apolo]":
     """The process's shared client for widgets made without ``api=``: ``Apolo(resolve_config())``
-    (passed config, ``apolo login``, or the embedded platform), opened on first use.
-    Raises ``ConfigError`` when no credentials are found (its message says what to run)."""
+    (passed config, ``apolo login``, or the embedded platform), opened in a worker thread on first
+    use (opening asks the platform for its config: a widget must not wait on that). A failed
+    opening (``ConfigError`` when no credentials are found, ``PlatformUnreachable``) is retried by
+    the next caller."""
     global _default
     with _default_lock:
-        if _default is None:
-            _default = Apolo(resolve_config())
+        if _default is None or (_default.done() and _default.exception() is not None):
+            future: "Future[Apolo]" = Future()
+
+            def open_client() -> None:
+                try:
+                    future.set_result(Apolo(resolve_config()))
+                except BaseException as exc:  # noqa: BLE001 - handed to whoever waits
+                    future.set_exception(exc)
+
+            threading.Thread(target=open_client, name="jupyter-apolo-widgets-connect", daemon=True).start()
+            _default = future
         return _default
+
+
+def default_api() -> Apolo:
+    """``default_api_future()``'s client, waiting for it (raises what opening raised)."""
+    return default_api_future().result()
 
 
 def describe_error(exc: BaseException, doing: str = "") -> str:
@@ -246,16 +262,37 @@ class ApoloWidget(w.VBox):
         super().__init__(**kwargs)
         self.add_class("jp-ApoloW")
         self._api = api
+        self._connecting: "Future[Apolo] | None" = None
         self.work = Work(lambda busy: setattr(self, "busy", busy))
+        if api is None:
+            future = default_api_future()
+            if future.done() and future.exception() is None:
+                self._api = future.result()
+            else:
+                self._connecting = future
         self.status_line = w.HTML("")
         self.status_line.add_class("jp-ApoloW-status")
         self.observe(self._show_status, names=["error", "message"])
 
     @property
     def api(self) -> Apolo:
+        """The client (waits for the default one if it is still opening; raises what opening raised)."""
         if self._api is None:
-            self._api = default_api()
+            self._api = (self._connecting or default_api_future()).result()
         return self._api
+
+    def when_ready(self, start: Callable[[], None]) -> None:
+        """Call ``start()`` (the widget's first loads) once the client is open: now, or from the
+        opening thread when it finishes (``busy`` meanwhile; a failure becomes ``error``)."""
+        if self._api is not None or self._connecting is None:
+            start()
+            return
+
+        def opened(api: Apolo) -> None:
+            self._api = api
+            start()
+
+        self.work.start(self._connecting, opened, lambda exc: self.fail(exc))
 
     def run(self, call: Callable[[AsyncApolo], Awaitable[T]], then: Callable[[T], None],
             doing: str = "", failed: Callable[[BaseException], None] | None = None) -> "Future[T] | None":

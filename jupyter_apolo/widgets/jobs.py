@@ -178,9 +178,12 @@ class JobsTable(ApoloWidget):
             self.status_line, self.panel,
         ]
         self._view_count = 0  # ipywidgets counts the front-end views: refresh only while displayed
+        self.when_ready(self._start)
+
+    def _start(self) -> None:
         self._ready = True
         self.refresh()
-        if refresh_interval > 0:
+        if self.refresh_interval > 0:
             self._start_ticker()
 
     # -- loading ----------------------------------------------------------------------------------

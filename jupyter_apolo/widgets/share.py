@@ -96,9 +96,15 @@ class ShareDialog(ApoloWidget):
             self.explain, self.warning, w.HBox([self.share_button]), self.status_line, self.access_title,
             self.access_box,
         ]
+        self._started = False
         self.uri = uri or (this.uri if this else "")
         self._explain()
-        if not uri and not this:
+        self.when_ready(lambda: self._start(pick=not uri and not this))
+
+    def _start(self, pick: bool) -> None:
+        self._started = True
+        self._load_resource()
+        if pick:
             self._load_running_jobs()
 
     # -- Python API -------------------------------------------------------------------------------
@@ -197,7 +203,8 @@ class ShareDialog(ApoloWidget):
     @observe("uri")
     def _uri_changed(self, change: Any) -> None:
         self._job = None
-        self._load_resource()
+        if self._started:  # before that, _start loads it
+            self._load_resource()
 
     @observe("action")
     def _action_changed(self, change: Any) -> None:

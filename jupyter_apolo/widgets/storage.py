@@ -251,16 +251,21 @@ class StorageBrowser(ApoloWidget):
             self.prompt, self.progress_box, self.status_line, self.share_box,
         ]
         self._canonical = ""
+        self._started = False
         self._update_actions()
         self.path = path
-        if path == "storage:":  # the trait default fires no change: load explicitly
-            self._load_folder()
+        self.when_ready(self._start)
+
+    def _start(self) -> None:
+        self._started = True
+        self._load_folder()
 
     # -- navigation -------------------------------------------------------------------------------
 
     @observe("path")
     def _path_changed(self, change: Any) -> None:
-        self._load_folder()
+        if self._started:  # before that, _start loads it
+            self._load_folder()
 
     @observe("filter")
     def _filter_changed(self, change: Any) -> None:

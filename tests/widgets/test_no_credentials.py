@@ -28,3 +28,26 @@ def test_no_credentials_is_an_inline_error(nowhere):
     dlg = ShareDialog()
     dlg.uri, dlg.user = "storage:x", "bob"
     assert dlg.share() is None and dlg.error.startswith(first_line)
+
+
+def test_opening_the_default_client_never_blocks_the_kernel(nowhere, monkeypatch, platform):
+    # credentials for a platform that is down: opening the client takes the client's retries (seconds)
+    import base64
+    import json
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    # no project in the passed config: opening asks the platform which ones there are (GET config)
+    blob = {"token": platform.token("alice"), "cluster": "default", "url": f"http://127.0.0.1:{dead}/api/v1"}
+    monkeypatch.setenv("NEURO_PASSED_CONFIG", base64.b64encode(json.dumps(blob).encode()).decode())
+    started = time.perf_counter()
+    widgets = [ShareDialog("storage:x"), StorageBrowser("storage:"), JobsTable(refresh_interval=0)]
+    assert time.perf_counter() - started < 1.0  # the cell that made them is already done
+    assert all(w.busy for w in widgets)
+    for widget in widgets:
+        widget.wait(60)
+        assert widget.error.startswith("Cannot reach the platform"), (type(widget).__name__, widget.error)
+        widget.close()
