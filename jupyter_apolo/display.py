@@ -183,9 +183,20 @@ def job_details(job: Job) -> list[tuple[str, Any]]:
         ("Status", job.status), ("Reason", history.get("reason")), ("Description", history.get("description")),
         ("Exit code", history.get("exit_code")), ("Image", job.image), ("Command", job.command),
         ("Preset", job.preset_name), ("Tags", job.tags), ("Created", job.created_at),
-        ("Started", history.get("started_at")), ("Finished", history.get("finished_at")),
+        ("Started", iso_time(history.get("started_at"))), ("Finished", iso_time(history.get("finished_at"))),
         ("Http URL", job.http_url), ("URI", job.uri),
     ]
+
+
+def iso_time(value: Any) -> Any:
+    """An ISO 8601 string from the platform as an aware datetime (shown like the other times);
+    anything else unchanged."""
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return value
 
 
 def file_columns(long: bool, name: Callable[[FileStatus], Any] = lambda st: st.name) -> list[Column]:

@@ -190,6 +190,11 @@ CSS = """
   background: var(--jp-cell-editor-background); color: var(--jp-content-font-color1);
   border: var(--jp-border-width) solid var(--jp-cell-editor-border-color); padding: 4px 6px;
   font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size); white-space: pre-wrap; }
+.jp-ApoloW-details .widget-html-content { line-height: 1.4; }
+.jp-ApoloW-details th { text-align: left; font-weight: 600; padding: 1px 16px 1px 0; color: var(--jp-ui-font-color2);
+  vertical-align: top; white-space: nowrap; }
+.jp-ApoloW-details td { padding: 1px 0; font-family: var(--jp-code-font-family); font-size: var(--jp-code-font-size);
+  word-break: break-all; }
 .jp-ApoloW-badge { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: var(--jp-ui-font-size0);
   line-height: 1.6; border: 1px solid var(--jp-border-color1); color: var(--jp-ui-font-color1); }
 .jp-ApoloW-badge.running { border-color: var(--jp-success-color1); color: var(--jp-success-color1); }

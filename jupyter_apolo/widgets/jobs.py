@@ -363,9 +363,10 @@ class JobsTable(ApoloWidget):
 
         def show(fresh: Job) -> None:
             record = Record(fresh, job_details(fresh), title="")
-            close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto"))
+            close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto", align_self="flex-start"))
             close.on_click(lambda _b: setattr(self.panel, "children", []))
-            body = w.HTML(record._repr_html_())
+            rows = "".join(f"<tr><th>{esc(label)}</th><td>{esc(fmt_cell(value))}</td></tr>" for label, value in record.fields)
+            body = w.HTML(f"<table>{rows}</table>")
             body.add_class("jp-ApoloW-details")
             self.panel.children = [w.HTML(f"<b>{esc(fresh.name or fresh.id)}</b>"), body, close]
 
@@ -427,7 +428,7 @@ class JobsTable(ApoloWidget):
         from .share import ShareDialog
 
         dialog = ShareDialog(uri=short_uri(job.uri, self.api.config) if job.uri else f"job:{job.id}", api=self.api)
-        close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto"))
+        close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto", align_self="flex-start"))
         close.on_click(lambda _b: (dialog.close(), setattr(self.panel, "children", [])))
         self.panel.children = [dialog, close]
 

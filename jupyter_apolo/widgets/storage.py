@@ -698,7 +698,7 @@ class StorageBrowser(ApoloWidget):
 
         uri = self.selected[0] if len(self.selected) == 1 else self._canonical
         dialog = ShareDialog(uri=short_uri(uri, self.api.config), api=self.api)
-        close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto"))
+        close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto", align_self="flex-start"))
         close.on_click(lambda _b: (dialog.close(), setattr(self.share_box, "children", [])))
         self.share_box.children = [dialog, close]
 

@@ -155,6 +155,9 @@ def test_jobs_table_kill(page, lab, ui_platform, screenshots):
             "command": "python -c \"import time; time.sleep(900)\""}).raise_for_status()
     expect(widget.locator(".jp-ApoloW-row", has_text="started-later")).to_be_visible(timeout=30_000)
     shoot_both(page, widget, screenshots, "jobs")
+    row.locator("button.jp-ApoloW-details").click()
+    expect(widget.locator(".jp-ApoloW-panel")).to_contain_text("Preset")
+    shoot_both(page, widget, screenshots, "jobs-details")
     row.locator("button.jp-ApoloW-kill").click()
     panel = widget.locator(".jp-ApoloW-panel")
     expect(panel).to_contain_text("Kill to-be-killed")
@@ -162,7 +165,7 @@ def test_jobs_table_kill(page, lab, ui_platform, screenshots):
     expect(widget).to_contain_text("Killed to-be-killed")
     with ui_platform.http("alice") as http:
         wait_for(lambda: http.get(f"/jobs/{job['id']}").json()["status"] == "cancelled", 30, what="killed")
-    row_of_killed = widget.locator(".jp-ApoloW-row", has_text="to-be-killed")
+    row_of_killed = widget.locator(".jp-ApoloW-row:visible", has_text="to-be-killed")
     expect(row_of_killed).to_have_count(0)  # refreshed: active jobs only
     json.dumps(page.errors)
 
