@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .client.errors import InvalidInput
 from .client.jobs import JOB_ID, Job
-from .client.permissions import ACTIONS, ShareResult
+from .client.permissions import ACTIONS, Access, ShareResult
 from .client.storage import FileStatus
 
 Column = tuple[str, Callable[[Any], Any]]  # (header, item -> cell value)
@@ -183,9 +183,20 @@ def job_details(job: Job) -> list[tuple[str, Any]]:
         ("Status", job.status), ("Reason", history.get("reason")), ("Description", history.get("description")),
         ("Exit code", history.get("exit_code")), ("Image", job.image), ("Command", job.command),
         ("Preset", job.preset_name), ("Tags", job.tags), ("Created", job.created_at),
-        ("Started", history.get("started_at")), ("Finished", history.get("finished_at")),
+        ("Started", iso_time(history.get("started_at"))), ("Finished", iso_time(history.get("finished_at"))),
         ("Http URL", job.http_url), ("URI", job.uri),
     ]
+
+
+def iso_time(value: Any) -> Any:
+    """An ISO 8601 string from the platform as an aware datetime (shown like the other times);
+    anything else unchanged."""
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return value
 
 
 def file_columns(long: bool, name: Callable[[FileStatus], Any] = lambda st: st.name) -> list[Column]:
@@ -245,3 +256,59 @@ def share_lines(result: ShareResult, shown_uri: str) -> list[str]:
     if scheme == "job" and not JOB_ID.fullmatch(result.uri.rstrip("/").rsplit("/", 1)[-1]):
         lines.append(f"Note: {shown_uri} names jobs by name: it covers every run with that name, past and future.")
     return lines
+
+
+#: Shown above the level choice when the resource is a Jupyter job (reference §6.6, §6.7).
+JUPYTER_JOB_WARNING = ("This is a Jupyter job: read already lets them open its notebook server and run code in its "
+                       "kernels as you (your mounted storage, your passed token); write also lets them change your "
+                       "notebooks on storage.")
+
+#: The project role that gives each action (reference §3.5: reader, writer, manager).
+PROJECT_ROLE_OF = {"read": "reader", "write": "writer", "manage": "manager"}
+
+
+def access_line(access: Access, shown_granted: str, exact: bool) -> str:
+    """One "who has access" row as a sentence fragment: ``alice: write``, with where it comes from
+    when not a grant on the resource itself. ``shown_granted``: ``access.granted_uri`` as this surface
+    prints it; ``exact``: the grant is on the resource itself."""
+    if access.role:
+        return f"{access.user}: {access.action}, as a member of role {access.role}"
+    where = "" if exact else f", from a share of {shown_granted}"
+    kind = " (role)" if access.is_role else ""
+    return f"{access.user}{kind}: {access.action}{where}"
+
+
+def higher_reason(result: ShareResult, rows: Sequence[Access], shown_uri: str, shown: Callable[[str], str],
+                  project: str | None) -> str:
+    """Why ``result.user`` already had more than asked on ``shown_uri``: the covering grant from
+    ``rows`` (``Permissions.access``), else the project membership that grants it (the platform
+    lists no project members, hence the "or a role" hedge). ``shown`` maps a canonical URI to its
+    displayed form; ``project``: the resource's project (``project_of``)."""
+    user, action = result.user, result.action
+    for row in rows:
+        if row.user == user and row.action == action:
+            if row.role:
+                return f"{user} is a member of role {row.role}, which has {action} on {shown(row.granted_uri)}."
+            return f"{user} has {action} on {shown(row.granted_uri)}, which covers {shown_uri}."
+    where = f"a {PROJECT_ROLE_OF.get(action, action)} of project {project}" if project else "a project member"
+    return f"{user} is {where} (or holds a role with {action} there): that access is not a share, so it stays."
+
+
+def project_of(uri: str, with_org: bool = True) -> str | None:
+    """The project of a canonical cluster URI ``scheme://cluster/org/project/...`` (``with_org``:
+    the cluster has orgs; else ``scheme://cluster/project/...``); None when the URI names none."""
+    parts = uri.partition("://")[2].split("/")
+    index = 2 if with_org else 1
+    return parts[index] if len(parts) > index and parts[index] else None
+
+
+def human_size(size: int | None) -> str:
+    """Bytes as a short human size (``1.5 KiB``, ``12 MiB``); None as empty."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(size)

@@ -17,6 +17,8 @@ Async core (server extension, on tornado's loop)::
         await api.permissions.share("job:x", "bob", "read")   # ShareResult(action, requested, higher)
         await api.permissions.revoke("job:x", "bob"); await api.permissions.list("storage:")
         await api.permissions.shared(); await api.permissions.roles()
+        await api.permissions.access("job:x")           # who has access: [Access(user, action, granted_uri, role)]
+        await api.permissions.user_exists("alice")      # GET users/{name}: False when unknown
         async for st in api.storage.ls("storage:dir"): # FileStatus(name, type, size, modified, permission, uri)
         await api.storage.stat/mkdir/rm/mv(...)
         plan = await api.transfer.resolve_copy("storage:nb", "nb")        # CopyPlan; TargetExists...
@@ -58,14 +60,14 @@ from .errors import (
     ServerError,
 )
 from .jobs import Job, ThisJob, current_job
-from .permissions import Permission, ShareResult
+from .permissions import Access, Permission, ShareResult
 from .storage import FileStatus
 from .sync import Apolo
 from .transfer import CopyPlan, TargetExists, TransferProgress
 from .uris import normalize_uri, short_uri
 
 __all__ = [
-    "Apolo", "ApoloConfig", "ApoloError", "AsyncApolo", "AuthenticationError", "AuthorizationError",
+    "Access", "Apolo", "ApoloConfig", "ApoloError", "AsyncApolo", "AuthenticationError", "AuthorizationError",
     "ClusterInfo", "ConfigError", "CopyPlan", "FileStatus", "IllegalArgumentError", "InvalidInput", "Job",
     "NotFoundError", "Permission", "PlatformTimeout", "PlatformUnreachable", "Preset", "ServerError",
     "ShareResult", "TargetExists", "ThisJob", "TransferProgress", "current_job", "normalize_uri",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List  # List: `list` is a method name in Permissions
 from urllib.parse import quote
 
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFoundError
 from .uris import normalize_uri, short_uri
 
 if TYPE_CHECKING:
@@ -52,26 +52,31 @@ class ShareResult:
 
 
 @dataclass(frozen=True)
-class Grant:
-    """Access to a resource given by one of my shares: ``user`` (a user or a role name),
-    ``action``, ``uri`` (what was shared: the resource itself or an ancestor, e.g. its folder) and
-    ``inherited`` (True when ``uri`` is an ancestor). ``is_role``: the grantee is a role."""
+class Access:
+    """One principal's access to a resource, as far as the caller's shares show it (``Permissions.access``).
+
+    ``user``: the grantee (a user, or a role such as ``alice/roles/team``); ``action``: what the grant
+    gives; ``granted_uri``: the canonical URI the grant is on (the resource itself, a parent folder,
+    the job's name URI, or ``role://...`` for access through a role); ``role``: the role the access
+    comes through (None when granted to ``user`` directly).
+    """
 
     user: str
     action: str
-    uri: str
-    inherited: bool
+    granted_uri: str
+    role: str | None = None
 
     @property
     def is_role(self) -> bool:
-        return "/" in self.user  # roles are paths (alice/roles/team, cluster/org/project/...)
+        """The grantee is a role (role names hold a ``/``, user names cannot)."""
+        return "/" in self.user
 
 
 def covers(granted: str, uri: str) -> bool:
-    """Whether a permission on ``granted`` applies to ``uri``: the same URI or an ancestor by whole
-    path segments (authc ``ClientSubTreeViewRoot.allows``, reference §3.4). Both canonical."""
+    """Whether a grant on canonical URI ``granted`` applies to canonical ``uri``: the same URI or a
+    parent by whole path segments (platform-auth's prefix inheritance, reference §3.4)."""
     granted = granted.rstrip("/")
-    return uri == granted or uri.startswith(granted + "/")
+    return uri.rstrip("/") == granted or uri.startswith(granted + "/")
 
 
 def best_action(uri: str, permissions: Iterable[Permission]) -> str | None:
@@ -146,16 +151,35 @@ class Permissions:
         return sorted((Permission(p["uri"], p["action"], p.get("user")) for p in resp.json()),
                       key=lambda p: (p.uri, p.action, p.user or ""))
 
-    async def access(self, uri: str) -> List[Grant]:
-        """Who I have given access to ``uri`` (any share scheme, the CLI's forms): my shares on it or
-        on an ancestor (``apolo acl ls --shared`` filtered to what covers ``uri``), sorted by user.
-        Access others have through their own roles or project membership is not listed: the
-        platform shows it only to them. Raises ``InvalidInput`` for a bad URI."""
-        canonical = self.normalize(uri)
-        shared = await self.shared()
-        grants = [Grant(p.user or "", p.action, p.uri, p.uri.rstrip("/") != canonical.rstrip("/"))
-                  for p in shared if covers(p.uri, canonical)]
-        return sorted(grants, key=lambda g: (g.user, -action_rank(g.action)))
+    async def user_exists(self, name: str) -> bool:
+        """Whether the platform knows user or role ``name`` (``GET {api}/users/{name}``, which
+        platform-auth answers 404 ``user "x" was not found`` for an unknown one). Sends nothing
+        that changes state. Raises ``InvalidInput`` for a malformed name."""
+        try:
+            await self._api.request("GET", f"users/{principal_segment(name)}")
+        except NotFoundError:
+            return False
+        return True
+
+    async def access(self, uri: str, *, aliases: Iterable[str] = ()) -> List[Access]:
+        """Who has access to ``uri`` through grants the caller can see: the platform's
+        ``GET users/{me}/permissions/shared`` (every grant on resources I manage), kept where the
+        granted URI covers ``uri`` or one of ``aliases`` (e.g. a job's name URI, which covers its
+        runs), plus the users holding a role that has such access. Sorted by user.
+
+        Project membership is not an ACL grant and is not listed (the platform has no API for it).
+        Raises ``InvalidInput`` for a bad URI, ``NotFoundError``/``AuthorizationError`` as ``shared``.
+        """
+        targets = [self.normalize(uri), *(self.normalize(a) for a in aliases)]
+        grants = await self.shared()
+        direct = [Access(p.user or "", p.action, p.uri) for p in grants
+                  if p.user and any(covers(p.uri, t) for t in targets)]
+        roles = {a.user: a for a in direct if a.is_role}
+        through_roles = [Access(p.user, roles[name].action, roles[name].granted_uri, role=name)
+                         for p in grants if p.user and p.uri.startswith("role://")
+                         and (name := p.uri[len("role://"):].strip("/")) in roles
+                         and action_rank(p.action) >= action_rank("read")]
+        return sorted(direct + through_roles, key=lambda a: (a.user, a.role or "", a.granted_uri))
 
     async def roles(self, user: str | None = None) -> List[str]:
         """Roles ``user`` (default: me) holds (``apolo acl list-roles``)."""

@@ -166,6 +166,25 @@ class Storage:
         await self._api.request("POST", await self.http_url(src),
                                 params={"op": "RENAME", "destination": split_uri(self.normalize(dst))[2]})
 
+    async def usage(self, uri: str) -> tuple[int, int]:
+        """``(files, bytes)`` under ``uri``: 1 and its size for a file; for a folder every file
+        below it (symlinks and other entries not counted), walked folder by folder with streamed
+        listings, so memory stays flat on huge trees. What ``apolo rm -r`` would delete, what a
+        download would fetch. Raises ``NotFoundError``."""
+        st = await self.stat(uri)
+        if not st.is_dir:
+            return (1, st.size) if st.is_file else (0, 0)
+        files = size = 0
+        todo = [st.uri]
+        while todo:
+            async for entry in self.ls(todo.pop()):
+                if entry.is_dir:
+                    todo.append(entry.uri)
+                elif entry.is_file:
+                    files += 1
+                    size += entry.size
+        return files, size
+
     async def disk_usage(self, uri: str = "storage:") -> dict[str, int]:
         """``{"total", "used", "free"}`` bytes for the project of ``uri`` (``apolo storage df``)."""
         resp = await self._api.request("GET", await self.http_url(uri), params={"op": "GETDISKUSAGE"})

@@ -24,7 +24,7 @@ import httpx
 from .config import ApoloConfig
 from .core import AsyncApolo, ClusterInfo
 from .jobs import LOG_SEPARATOR, Job, Jobs, Volume
-from .permissions import Grant, Permission, Permissions, ShareResult
+from .permissions import Access, Permission, Permissions, ShareResult
 from .storage import FileStatus, Storage
 from .transfer import CopyPlan, LocalPath, ProgressCallback, Transfer
 
@@ -53,8 +53,18 @@ def submit(awaitable: Awaitable[T]) -> "Future[T]":
     """Schedule ``awaitable`` on the background loop and return its ``concurrent.futures.Future``
     at once (``result()``, ``add_done_callback``, ``cancel()`` cancels the coroutine).
 
-    Raises ``RuntimeError`` if called from the background loop itself (await it there instead).
+    Never blocks, so it may be called from any thread, the background loop's included (a done
+    callback, which runs there, may start the next call: widgets chain work that way). Waiting on
+    the future from the loop itself would deadlock: ``run`` refuses that.
     """
+    return asyncio.run_coroutine_threadsafe(_await(awaitable), background_loop())
+
+
+def run(awaitable: Awaitable[T], timeout: float | None = None) -> T:
+    """Run ``awaitable`` on the background loop and wait for its result (re-raising its exception);
+    ``timeout`` in seconds (``TimeoutError`` after it). An interrupt (Ctrl-C) or the timeout cancels
+    the coroutine on the loop too. Raises ``RuntimeError`` when called from the background loop
+    (it would wait on itself forever: await the ``AsyncApolo`` call there instead)."""
     loop = background_loop()
     try:
         current = asyncio.get_running_loop()
@@ -64,13 +74,6 @@ def submit(awaitable: Awaitable[T]) -> "Future[T]":
         if asyncio.iscoroutine(awaitable):
             awaitable.close()
         raise RuntimeError("Apolo (sync) was called from its own event loop: use AsyncApolo there")
-    return asyncio.run_coroutine_threadsafe(_await(awaitable), loop)
-
-
-def run(awaitable: Awaitable[T], timeout: float | None = None) -> T:
-    """Run ``awaitable`` on the background loop and wait for its result (re-raising its exception);
-    ``timeout`` in seconds (``TimeoutError`` after it). An interrupt (Ctrl-C) or the timeout cancels
-    the coroutine on the loop too. Raises ``RuntimeError`` when called from the background loop."""
     future = submit(awaitable)
     try:
         return future.result(timeout)
@@ -187,9 +190,13 @@ class SyncPermissions:
         """What ``user`` (default: me) shared with others (``apolo acl ls --shared``)."""
         return run(self._permissions.shared(uri, user=user))
 
-    def access(self, uri: str) -> List[Grant]:
-        """Who I have given access to ``uri`` (``Permissions.access``)."""
-        return run(self._permissions.access(uri))
+    def user_exists(self, name: str) -> bool:
+        """Whether the platform knows user or role ``name`` (``Permissions.user_exists``)."""
+        return run(self._permissions.user_exists(name))
+
+    def access(self, uri: str, *, aliases: Iterable[str] = ()) -> List[Access]:
+        """Who has access to ``uri`` through grants I can see (``Permissions.access``)."""
+        return run(self._permissions.access(uri, aliases=aliases))
 
     def roles(self, user: str | None = None) -> List[str]:
         """Roles ``user`` (default: me) holds (``apolo acl list-roles``)."""
@@ -249,6 +256,10 @@ class SyncStorage:
     def rename(self, src: str, dst: str) -> None:
         """The platform's RENAME of ``src`` to exactly ``dst``."""
         return run(self._storage.rename(src, dst))
+
+    def usage(self, uri: str) -> tuple[int, int]:
+        """``(files, bytes)`` under ``uri`` (``Storage.usage``)."""
+        return run(self._storage.usage(uri))
 
     def disk_usage(self, uri: str = "storage:") -> dict[str, int]:
         """``{"total", "used", "free"}`` bytes (``apolo storage df``)."""
@@ -338,7 +349,8 @@ class Apolo:
 
     def submit(self, call: Callable[[AsyncApolo], Awaitable[T]]) -> "Future[T]":
         """Start ``call(async_client)`` on the background loop and return at once with its
-        ``concurrent.futures.Future``: the non-blocking entry for widget callbacks and long work.
+        ``concurrent.futures.Future``: the non-blocking entry for widget callbacks and long work
+        (callable from any thread, including a done-callback running on the loop).
         ``future.cancel()`` cancels the coroutine; exceptions are the client's (``ApoloError``...)."""
         return submit(call(self._aio))
 

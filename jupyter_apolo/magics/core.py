@@ -143,6 +143,12 @@ class ApoloMagics(Magics):
         return "\n".join(lines)
 
 
+def widgets_shown(magics: Any) -> bool:
+    """Whether results can be widgets here: the shell is a kernel's (ipykernel's ZMQ shell, which
+    every widget-capable front end talks to). A terminal IPython or a plain script gets text."""
+    return getattr(getattr(magics, "shell", None), "kernel", None) is not None
+
+
 def subcommands() -> dict[str, Any]:
     """Every subcommand: ours and the notebooks helper's, by name."""
     from . import flow, jobs, notebooks, sharing, storage

@@ -53,7 +53,20 @@ class JobList(Table):
 @arg("--until", metavar="DATE", help="created at or before this ISO 8601 time")
 @arg("--recent-first", action="store_true", help="newest first")
 @arg("--columns", metavar="COLS", help="comma-separated columns for this listing (default: ApoloMagics.ps_columns)")
-def ps(magics: Any, args: Any) -> JobList:
+@arg("--widget", action="store_true", help="in a notebook: the interactive jobs table (filters, logs, share, kill); "
+                                           "elsewhere the text table")
+def ps(magics: Any, args: Any) -> Any:
+    from .core import widgets_shown
+
+    if args.widget and widgets_shown(magics):
+        from ..widgets import JobsTable
+
+        table = JobsTable(all=args.all, api=magics.api)
+        # the filters the table has: one status, one owner, a name or tag to search for
+        table.status = args.status[0] if len(args.status) == 1 else ""
+        table.owner = "me" if args.owner[:1] == ["ME"] else (args.owner[0] if args.owner else "anyone")
+        table.search = args.name or (args.tag[0] if args.tag else "")
+        return table
     try:
         columns = job_columns(args.columns.split(",") if args.columns else list(magics.ps_columns))
     except InvalidInput as exc:

@@ -20,10 +20,24 @@ SUBCOMMANDS: dict = {}
 
 
 @command(SUBCOMMANDS, "share", "Share a resource with a user or role, like `apolo share URI USER {read|write|manage}`.\n"
-                               "Inside a platform job `%apolo share USER ACTION` shares this job.")
-@arg("words", nargs="+", metavar="[URI] USER ACTION",
+                               "Inside a platform job `%apolo share USER ACTION` shares this job.\n"
+                               "With no arguments (or --dialog [URI]) in a notebook: the share dialog (a widget), "
+                               "for this job inside a platform job.")
+@arg("words", nargs="*", metavar="[URI] USER ACTION",
      help="resource URI (job:ID, job:NAME, storage:PATH, ...), user or role, and read|write|manage")
-def share(magics: Any, args: Any) -> Message:
+@arg("--dialog", action="store_true", help="show the share dialog widget (optionally for URI)")
+def share(magics: Any, args: Any) -> Any:
+    from .core import widgets_shown
+
+    if (args.dialog or not args.words) and widgets_shown(magics):
+        from ..widgets import ShareDialog
+
+        if len(args.words) > 1:
+            raise UsageError("%apolo share --dialog [URI]: the dialog takes at most the resource URI")
+        return ShareDialog(uri=args.words[0] if args.words else None, api=magics.api)
+    if args.dialog or not args.words:
+        raise UsageError("%apolo share: the following arguments are required: [URI] USER ACTION "
+                         "(the share dialog, `%apolo share` alone or --dialog, needs a notebook with widgets)")
     uri, user, action = _uri_user(args.words, 3, "%apolo share [URI] USER {read|write|manage}")
     if action not in ACTIONS:
         raise UsageError(f"%apolo share: invalid action {action!r}: use one of 'read', 'write', 'manage'")

@@ -76,6 +76,31 @@ def ls(magics: Any, args: Any) -> FileList:
                     more_hint=magics.more_hint)
 
 
+@command(SUBCOMMANDS, "browse", "Browse storage in a notebook: the storage browser widget (paging, download, upload, "
+                                "share...). Without a widget front end: `%apolo ls -l URI`.")
+@arg("uri", nargs="?", default="storage:", metavar="URI", help="the folder to open (default storage:)")
+def browse(magics: Any, args: Any) -> Any:
+    from .core import widgets_shown
+
+    if widgets_shown(magics):
+        from ..widgets import StorageBrowser
+
+        return StorageBrowser(args.uri, api=magics.api, shortcuts=project_volumes(magics.api.config.project))
+    return SUBCOMMANDS["ls"](magics, ["-l", args.uri])
+
+
+def project_volumes(project: str | None) -> dict[str, str]:
+    """``{volume id: storage URI}`` of the flow project holding the kernel's working directory
+    (its ``live.yml`` storage volumes); empty outside a flow project or when it cannot be read."""
+    from ..notebooks.project import ProjectError, load_project
+
+    try:
+        flow = load_project(Path.cwd(), default_project_name=project)
+    except (ProjectError, OSError):
+        return {}
+    return {vid: vol.remote for vid, vol in sorted(flow.volumes.items()) if vol.remote.startswith("storage:")}
+
+
 @command(SUBCOMMANDS, "mkdir", "Make storage folders, like `apolo mkdir [-p] URI...`.")
 @arg("uris", nargs="+", metavar="URI")
 @arg("-p", "--parents", action="store_true", help="make parents as needed; no error if it exists")

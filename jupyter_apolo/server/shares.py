@@ -4,9 +4,10 @@ client's CLI rules (the browser never parses a job or storage URI).
 REST (all ``@authenticated``; mutations need XSRF like every Jupyter API; JSON errors ``{"error", ...}``):
 
 - ``GET apolo/shares?uri=URI`` -> ``{"uri", "short", "kind", "levels": {"read", "write", "manage"},
-  "grants": [{"user", "action", "uri", "inherited", "role"}]}``: the resource (``kind``: its scheme;
-  ``levels``: the sentence of what each level lets a teammate do with it) and who I gave access to
-  it, directly or on an ancestor (``inherited``).
+  "grants": [{"user", "action", "uri", "inherited", "role", "via_role"}]}``: the resource (``kind``: its
+  scheme; ``levels``: the sentence of what each level lets a teammate do with it) and who has access to it
+  through grants I can see: on it or on an ancestor (``inherited``; ``uri`` is what was granted), to a
+  role (``role``), or as a holder of a role that has access (``via_role``: that role).
 - ``GET apolo/shares?shared_with_me=1`` -> ``{"permissions": [{"uri", "short", "action"}]}``: what I
   can access that is not in my own project (``apolo acl ls``, roles expanded).
 - ``GET apolo/shares?shared_by_me=1`` -> ``{"permissions": [{"uri", "short", "action", "user"}]}``
@@ -85,14 +86,15 @@ class SharesHandler(ApoloHandler):
 
 
 async def _resource(api: AsyncApolo, uri: str) -> dict:
-    grants = await api.permissions.access(uri)
     canonical = api.permissions.normalize(uri)
+    grants = await api.permissions.access(canonical)
     kind = canonical.split(":", 1)[0]
     return {
         "uri": canonical, "short": short_uri(canonical, api.config), "kind": kind,
         "levels": {action: capabilities(kind, action) for action in ACTIONS},
-        "grants": [{"user": g.user, "action": g.action, "uri": g.uri, "inherited": g.inherited, "role": g.is_role}
-                   for g in grants],
+        "grants": [{"user": g.user, "action": g.action, "uri": g.granted_uri,
+                    "inherited": g.granted_uri.rstrip("/") != canonical.rstrip("/"), "role": g.is_role,
+                    "via_role": g.role} for g in grants],
     }
 
 
