@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: sets up .venv if needed, then runs the labextension's checks (prettier,
-# eslint, tsc, jest), the three pytest invocations that must stay apart (pytest-jupyter's loop
+# The whole test suite: sets up .venv if needed, then runs ruff and mypy, the labextension's checks
+# (prettier, eslint, tsc, jest), the three pytest invocations that must stay apart (pytest-jupyter's loop
 # fixtures and sync Playwright cannot share a process) and the release-wheel check, and prints one
 # combined "N passed, N failed" line (every jest test and each lint/wheel check count as tests).
 # Extra arguments go to every pytest invocation.
@@ -39,6 +39,8 @@ PY
   [ "$rc" = 0 ] || status=1
 }
 labext() { (cd labextension && jlpm "$@"); }
+check ruff .venv/bin/ruff check jupyter_apolo tests
+check mypy .venv/bin/mypy
 check jlpm-install labext install --immutable
 check prettier labext prettier:check
 check eslint labext eslint:check
