@@ -122,7 +122,8 @@ async def zip_tree(api: "AsyncApolo", uri: str, emit: Callable[[bytes], Awaitabl
         raise InvalidInput(f"{uri} is a file: download it directly, only folders are zipped")
     sink = _Sink()
     files = 0
-    with zipfile.ZipFile(sink, "w",  # type: ignore[call-overload]  # write-only is enough for "w" compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+    # zipfile's "w" mode needs only write(); the stub asks for more. Non-seekable: data descriptors.
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[call-overload]
         stack = [(root.uri, root.name)]
         while stack:
             folder_uri, prefix = stack.pop()
