@@ -17,10 +17,12 @@ REST (all ``@authenticated``, errors ``{"error", "fix"?}`` with a 4xx status):
   beside the target, renamed onto it when complete (a cancelled or broken upload never leaves a half
   file under the target's name). ``ask`` and an existing target: 409 ``{"error", "fix", "conflict":
   {"path"}}``; ``keep-both``: ``path`` is a free name.
-- ``PUT apolo/drive/uploads/<id>?offset=N`` (raw body, any size up to ``MAX_CHUNK``) -> ``{"offset",
-  "done", "path"}``; an ``offset`` other than the bytes received so far -> 409 with ``offset`` (resume
-  from there). ``GET apolo/drive/uploads/<id>`` -> ``{"id", "path", "offset", "size"}`` (the part
+- ``PUT apolo/drive/uploads/<id>?offset=N[&final=1]`` (raw body, up to ``MAX_CHUNK``) ->
+  ``{"offset", "done", "path"}``; an ``offset`` other than the bytes received so far -> 409 with ``offset`` (resume
+  from there; ``size`` may be null, then ``final=1`` marks the last chunk). ``GET apolo/drive/uploads/<id>`` -> ``{"id", "path", "offset", "size"}`` (the part
   file's length on storage: where to resume). ``DELETE`` removes the part file (204).
+- ``DELETE apolo/drive/item?path=P`` (recursive); ``POST apolo/drive/item {"path", "new_path"}``: rename
+  or move; an existing target answers 409 (never replaced).
 - ``GET apolo/drive/download?path=P`` -> the file's bytes, or a folder as a zip, streamed as
   attachments with constant memory.
 - ``POST apolo/drive/copy {"direction": "download"|"upload", "src", "dst", "conflict"}`` -> 202 a
@@ -182,7 +184,7 @@ class Upload:
     id: str
     target: str
     part: str
-    size: int
+    size: int | None
     replace: bool
     received: int = 0
 
@@ -205,8 +207,8 @@ class UploadsHandler(DriveHandler):
         body = self.json_body()
         api = await self.api()
         size = body.get("size")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise JSONError(400, 'Expected {"path": ..., "size": bytes, "conflict": ...} with size an integer >= 0.')
+        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+            raise JSONError(400, 'Expected {"path": ..., "size": bytes or null, "conflict": ...}, size an integer >= 0.')
         conflict = _conflict(body.get("conflict"), ("ask", "overwrite", "keep-both"))
         target = self.storage_arg(api, str(body.get("path") or ""))
         if "/" not in self.path_of(api, target):
@@ -257,8 +259,11 @@ class UploadHandler(UploadsHandler):
         if offset != session.received:
             raise JSONError(409, f"Expected the chunk at offset {session.received}, got {offset}.",
                             fix="Resume from the offset given.", offset=session.received)
-        if offset + len(data) > session.size:
+        final = self.get_argument("final", "") in ("1", "true")
+        if session.size is not None and offset + len(data) > session.size:
             raise JSONError(400, f"The chunk ends at {offset + len(data)}, past the announced size {session.size}.")
+        if final and session.size is not None and offset + len(data) != session.size:
+            raise JSONError(400, f"The final chunk ends at {offset + len(data)}, not at the size {session.size}.")
         url = await api.storage.http_url(session.part)
         if data:
             if offset == 0:
@@ -267,7 +272,7 @@ class UploadHandler(UploadsHandler):
                 await api.storage.write(url, offset, data)
         session.received = offset + len(data)
         answer = self._answer(api, session)
-        if session.received == session.size:
+        if final or session.received == session.size:
             await self._finish(api, session)
             answer["done"] = True
         self.write_json(answer)
@@ -303,6 +308,41 @@ class UploadHandler(UploadsHandler):
             pass
         self.set_status(204)
         self.finish()
+
+
+class ItemHandler(DriveHandler):
+    """``DELETE apolo/drive/item?path=P`` (recursive, as the file browser's Delete after its
+    confirmation); ``POST apolo/drive/item {"path", "new_path"}``: rename or move, refusing an
+    existing target with 409 (the file browser then asks whether to overwrite)."""
+
+    @web.authenticated
+    @authorized
+    async def delete(self) -> None:
+        api = await self.api()
+        uri = self.storage_arg(api, self.get_argument("path", ""))
+        if "/" not in self.path_of(api, uri):
+            raise JSONError(400, "A whole project cannot be deleted from the file browser.",
+                            fix="Use the platform's project administration.")
+        await api.storage.rm(uri, recursive=True)
+        self.set_status(204)
+        self.finish()
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.json_body()
+        api = await self.api()
+        src, dst = body.get("path"), body.get("new_path")
+        if not (isinstance(src, str) and src and isinstance(dst, str) and dst):
+            raise JSONError(400, 'Expected {"path": ..., "new_path": ...}.')
+        src_uri, dst_uri = self.storage_arg(api, src), self.storage_arg(api, dst)
+        if "/" not in self.path_of(api, src_uri) or "/" not in self.path_of(api, dst_uri):
+            raise JSONError(400, "Projects cannot be renamed or moved from the file browser.")
+        if await api.storage.stat_or_none(dst_uri) is not None:
+            raise JSONError(409, f"{self.path_of(api, dst_uri)} already exists on storage.",
+                            fix="Choose another name, or overwrite it.")
+        await api.storage.rename(src_uri, dst_uri)
+        self.write_json(self.entry(api, await api.storage.stat(dst_uri)))
 
 
 class DownloadHandler(DriveHandler):
@@ -457,6 +497,7 @@ def routes(plain: dict[str, Any], transfers: Transfers) -> list[tuple[str, type,
         ("apolo/drive/new", NewHandler, plain),
         ("apolo/drive/uploads", UploadsHandler, uploads),
         ("apolo/drive/uploads/([0-9a-f]+)", UploadHandler, uploads),
+        ("apolo/drive/item", ItemHandler, plain),
         ("apolo/drive/download", DownloadHandler, plain),
         ("apolo/drive/copy", CopyHandler, {**plain, "transfers": transfers}),
         ("apolo/drive/bookmarks", BookmarksHandler, plain),

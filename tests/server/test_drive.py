@@ -257,3 +257,26 @@ async def test_mutations_need_xsrf_with_cookie_auth(fetch, cookie_session):
 async def test_unauthenticated_requests_are_refused(fetch):
     resp = await fetch("GET", "apolo/drive/list?path=alice", auth=False)
     assert resp.code in (401, 403)
+
+
+async def test_upload_of_unknown_size_ends_with_a_final_chunk(fetch, cli, tmp_path):
+    session = body(await post(fetch, "apolo/drive/uploads", path="alice/up/stream.txt", size=None,
+                              conflict="overwrite"))
+    url = f"apolo/drive/uploads/{session['id']}"
+    assert not body(await fetch("PUT", f"{url}?offset=0", body=b"hello "))["done"]
+    assert body(await fetch("PUT", f"{url}?offset=6&final=1", body=b"world"))["done"]
+    cli("alice")("cp", "storage:up/stream.txt", str(tmp_path / "s.txt"))
+    assert (tmp_path / "s.txt").read_text() == "hello world"
+
+
+async def test_rename_refuses_an_existing_target_and_delete_removes(fetch, cli):
+    await upload(fetch, "alice/mv/a.txt", b"a")
+    await upload(fetch, "alice/mv/b.txt", b"b")
+    resp = await post(fetch, "apolo/drive/item", path="alice/mv/a.txt", new_path="alice/mv/b.txt")
+    assert resp.code == 409 and "exists" in body(resp)["error"]
+    resp = await post(fetch, "apolo/drive/item", path="alice/mv/a.txt", new_path="alice/mv/c.txt")
+    assert resp.code == 200 and body(resp)["path"] == "alice/mv/c.txt"
+    assert (await fetch("DELETE", "apolo/drive/item?path=alice/mv")).code == 204
+    assert cli("alice")("ls", "storage:mv", check=False).returncode != 0
+    resp = await fetch("DELETE", "apolo/drive/item?path=alice")
+    assert resp.code == 400 and "project" in body(resp)["error"]
