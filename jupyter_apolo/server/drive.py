@@ -18,9 +18,10 @@ REST (all ``@authenticated``, errors ``{"error", "fix"?}`` with a 4xx status):
   file under the target's name). ``ask`` and an existing target: 409 ``{"error", "fix", "conflict":
   {"path"}}``; ``keep-both``: ``path`` is a free name.
 - ``PUT apolo/drive/uploads/<id>?offset=N[&final=1]`` (raw body, up to ``MAX_CHUNK``) ->
-  ``{"offset", "done", "path"}``; an ``offset`` other than the bytes received so far -> 409 with ``offset`` (resume
-  from there; ``size`` may be null, then ``final=1`` marks the last chunk). ``GET apolo/drive/uploads/<id>`` -> ``{"id", "path", "offset", "size"}`` (the part
-  file's length on storage: where to resume). ``DELETE`` removes the part file (204).
+  ``{"offset", "done", "path"}``; an ``offset`` other than the bytes received so far -> 409 with
+  ``offset`` (resume from there). ``size`` may be null: then ``final=1`` marks the last chunk.
+  ``GET apolo/drive/uploads/<id>`` -> ``{"id", "path", "offset", "size"}`` (the part file's length
+  on storage: where to resume). ``DELETE`` removes the part file (204).
 - ``DELETE apolo/drive/item?path=P`` (recursive); ``POST apolo/drive/item {"path", "new_path"}``: rename
   or move; an existing target answers 409 (never replaced).
 - ``GET apolo/drive/download?path=P`` -> the file's bytes, or a folder as a zip, streamed as
