@@ -209,7 +209,7 @@ class UploadsHandler(DriveHandler):
         api = await self.api()
         size = body.get("size")
         if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-            raise JSONError(400, 'Expected {"path": ..., "size": bytes or null, "conflict": ...}, size an integer >= 0.')
+            raise JSONError(400, 'Expected {"path", "size": bytes or null, "conflict"}, size an integer >= 0.')
         conflict = _conflict(body.get("conflict"), ("ask", "overwrite", "keep-both"))
         target = self.storage_arg(api, str(body.get("path") or ""))
         if "/" not in self.path_of(api, target):
