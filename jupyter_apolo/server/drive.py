@@ -30,9 +30,10 @@ REST (all ``@authenticated``, errors ``{"error", "fix"?}`` with a 4xx status):
   transfer task of ``apolo/transfers`` (progress, cancel there), or 200 ``{"skipped": true, "target"}``,
   or 409 (``ask`` and the target exists) ``{"error", "fix", "conflict": {"target", "is_dir"}}``.
   ``src``/``dst`` on storage: a drive path or any CLI storage URI; in the workspace: a path.
-- ``GET apolo/drive/bookmarks`` -> ``{"home": entry-ish, "bookmarks": [{"id", "path", "uri", "short",
-  "read_only"}]}``: the current project, and the storage volumes of the workspace's flow project
-  (``.apolo/live.yml``).
+- ``GET apolo/drive/bookmarks?path=<workspace folder>`` -> ``{"home": {"path", "uri", "short"},
+  "bookmarks": [{"id", "path", "uri", "short", "read_only"}], "flow_project"}``: the current project,
+  and the storage volumes of the flow project (``.apolo/live.yml``) at or above that folder, or
+  directly under the workspace root.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from ..client.drive import MAX_PAGE, free_name, list_page, numbered, zip_tree
 from ..client.storage import child_uri, parent_uri
 from ..client.uris import quote_path, short_uri, split_uri
 from ..notebooks import ProjectError
-from ..notebooks.project import load_project
+from ..notebooks.project import FlowProject, load_project
 from .base import ApoloHandler, JSONError
 from .transfers import Transfers
 
@@ -461,7 +462,9 @@ def _free_local(path: Path, is_dir: bool) -> Path:
 
 
 class BookmarksHandler(DriveHandler):
-    """``GET apolo/drive/bookmarks``: the current project and the flow project's storage volumes."""
+    """``GET apolo/drive/bookmarks?path=<workspace folder>``: the current project and the storage
+    volumes of the flow project at or above ``path`` (else the first one directly under the
+    workspace root, where ``jupyter apolo lab`` puts the sample project)."""
 
     @web.authenticated
     @authorized
@@ -471,9 +474,8 @@ class BookmarksHandler(DriveHandler):
         answer: dict[str, Any] = {"home": {"path": self.path_of(api, home), "uri": home,
                                            "short": short_uri(home, api.config)},
                                   "bookmarks": [], "flow_project": None}
-        try:
-            project = load_project(self.workspace_root, default_project_name=api.config.project)
-        except (ProjectError, OSError, ValueError):
+        project = self._project(self.local_path(self.get_argument("path", "")), api.config.project)
+        if project is None:
             self.write_json(answer)
             return
         answer["flow_project"] = project.project_id
@@ -488,6 +490,23 @@ class BookmarksHandler(DriveHandler):
             answer["bookmarks"].append({"id": vid, "path": path, "uri": uri, "short": short_uri(uri, api.config),
                                         "read_only": vol.read_only})
         self.write_json(answer)
+
+    def _project(self, folder: Path, default_project: str | None) -> FlowProject | None:
+        candidates = [folder]
+        if folder == self.workspace_root:
+            try:
+                candidates += sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
+                                     and not p.name.startswith("."))[:200]
+            except OSError:
+                pass
+        for candidate in candidates:
+            try:
+                project = load_project(candidate, default_project_name=default_project)
+            except (ProjectError, OSError, ValueError):
+                continue
+            if project.root == self.workspace_root or self.workspace_root in project.root.parents:
+                return project  # never a project above the workspace: it is not the user's to browse
+        return None
 
 
 def routes(plain: dict[str, Any], transfers: Transfers) -> list[tuple[str, type, dict[str, Any]]]:

@@ -244,6 +244,22 @@ async def test_bookmarks_from_live_yml(fetch, jp_root_dir):
         ("data", "alice/demo/data", True), ("notebooks", "alice/demo/notebooks", False)]
 
 
+async def test_bookmarks_find_a_flow_project_in_a_subfolder(fetch, jp_root_dir):
+    project = jp_root_dir / "awesome"
+    (project / ".apolo").mkdir(parents=True)
+    (project / "notebooks").mkdir()
+    (project / ".apolo" / "project.yml").write_text("id: awesome_project\nproject_name: team\n")
+    (project / ".apolo" / "live.yml").write_text(
+        "kind: live\nvolumes:\n  notebooks:\n"
+        "    remote: storage:/$[[ project.project_name ]]/$[[ flow.project_id ]]/nb\n    mount: /project/notebooks\n")
+    for where in ("", "awesome/notebooks"):
+        answer = body(await fetch("GET", f"apolo/drive/bookmarks?path={where}"))
+        assert [b["path"] for b in answer["bookmarks"]] == ["team/awesome_project/nb"], where
+        assert answer["bookmarks"][0]["short"] == "storage:/team/awesome_project/nb"
+    (jp_root_dir / "plain").mkdir()
+    assert body(await fetch("GET", "apolo/drive/bookmarks?path=plain"))["bookmarks"] == []
+
+
 async def test_mutations_need_xsrf_with_cookie_auth(fetch, cookie_session):
     cookie, xsrf = await cookie_session()
     resp = await fetch("POST", "apolo/drive/uploads", body=json.dumps({"path": "alice/x", "size": 1}),

@@ -211,7 +211,12 @@ export class DriveAPI {
     );
   }
 
-  bookmarks(): Promise<IBookmarks> {
-    return requestAPI<IBookmarks>('drive/bookmarks', {}, this.serverSettings);
+  /** Bookmarks for the flow project at or above workspace folder `path`. */
+  bookmarks(path = ''): Promise<IBookmarks> {
+    return requestAPI<IBookmarks>(
+      'drive/bookmarks',
+      { query: { path } },
+      this.serverSettings
+    );
   }
 }

@@ -49,7 +49,8 @@ export class StoragePanel {
     readonly drive: ApoloDrive,
     readonly connection: IApoloConnection,
     readonly transfers: TransferCenter,
-    readonly trans: TranslationBundle
+    readonly trans: TranslationBundle,
+    readonly localBrowser: FileBrowser | null = null
   ) {
     // FileBrowser keeps its parts protected; the panel only adds widgets around them and
     // shows/hides them (no behaviour is changed).
@@ -115,6 +116,8 @@ export class StoragePanel {
     drive.folderListed.connect((_, state) => this._showFolder(state));
     browser.model.pathChanged.connect(() => this._showFolder());
     connection.stateChanged.connect((_, state) => this._onConnection(state));
+    // Bookmarks follow the flow project the workspace file browser is in.
+    localBrowser?.model.pathChanged.connect(() => void this.refreshBookmarks());
     this._onConnection(connection.state);
   }
 
@@ -188,13 +191,23 @@ export class StoragePanel {
     }
   }
 
-  private async _start(): Promise<void> {
+  /** Reload the bookmarks (home project, flow volumes) for the workspace folder shown. */
+  async refreshBookmarks(): Promise<void> {
+    if (this.connection.state.kind !== 'connected') {
+      return;
+    }
     try {
-      this._bookmarks = await this.drive.api.bookmarks();
+      this._bookmarks = await this.drive.api.bookmarks(
+        this.localBrowser?.model.path ?? ''
+      );
     } catch {
       this._bookmarks = null;
     }
     this._renderBookmarks();
+  }
+
+  private async _start(): Promise<void> {
+    await this.refreshBookmarks();
     if (!this._navigated) {
       await this.goHome();
     }

@@ -90,7 +90,8 @@ export const drivePlugin: JupyterFrontEndPlugin<void> = {
       drive,
       connection,
       transfers,
-      trans
+      trans,
+      localBrowser
     );
     app.shell.add(browser, 'left', { rank: 860 });
     restorer?.add(browser, STORAGE_PANEL_ID);
