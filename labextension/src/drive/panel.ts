@@ -57,7 +57,6 @@ export class StoragePanel {
     this._parts = browser as unknown as IBrowserParts;
     browser.addClass('jp-ApoloDrive');
     browser.title.caption = trans.__('Apolo storage');
-    browser.showFileSizeColumn = true;
 
     this.bookmarksBar = new Widget();
     this.bookmarksBar.addClass('jp-ApoloDrive-bookmarks');
@@ -80,6 +79,10 @@ export class StoragePanel {
         : Promise.reject(new Error(trans.__('Upload skipped')));
     };
 
+    const heading = new Widget({ node: document.createElement('h2') });
+    heading.addClass('jp-ApoloDrive-heading');
+    heading.node.textContent = trans.__('Apolo storage');
+    browser.toolbar.addItem('heading', heading);
     browser.toolbar.addItem(
       'home',
       new ToolbarButton({
