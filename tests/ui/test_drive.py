@@ -126,9 +126,13 @@ def test_copy_storage_folder_to_workspace(page, seeded, screenshots):
     item(panel, "awesome_project").dblclick()
     item(panel, "notebooks").click(button="right")
     page.locator(".lm-Menu-item", has_text="Copy to Workspace").click()
-    local = page.locator("#filebrowser")
-    expect(local.locator(".jp-DirListing-itemText", has_text="notebooks")).to_be_visible(timeout=60_000)
+    expect(page.locator(".Toastify__toast", has_text="Copied")).to_be_visible(timeout=60_000)
     assert (workspace / "notebooks" / "02-train-model.ipynb").is_file()
+    page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="filebrowser"]').click()
+    local = page.locator("#filebrowser")
+    expect(local.locator(".jp-DirListing-itemText").get_by_text("notebooks", exact=True)).to_be_visible()
+    page.screenshot(path=screenshots / "drive-copied-to-workspace.png")
+    page.locator(TAB).click()
 
     # Again: the target exists; the user chooses, nothing is overwritten silently.
     (workspace / "notebooks" / "02-train-model.ipynb").write_text("local edits")
@@ -138,7 +142,7 @@ def test_copy_storage_folder_to_workspace(page, seeded, screenshots):
     expect(dialog).to_contain_text("already exists in the workspace")
     page.screenshot(path=screenshots / "drive-conflict.png")
     dialog.locator("button", has_text="Keep Both").click()
-    expect(local.locator(".jp-DirListing-itemText", has_text="notebooks (1)")).to_be_visible(timeout=60_000)
+    expect(page.locator(".Toastify__toast", has_text="notebooks (1)")).to_be_visible(timeout=60_000)
     assert (workspace / "notebooks" / "02-train-model.ipynb").read_text() == "local edits"
     assert (workspace / "notebooks (1)" / "02-train-model.ipynb").is_file()
 
@@ -147,8 +151,8 @@ def test_read_only_share_refuses_upload_with_platform_message(page, seeded, scre
     lab, platform, cli, _ = seeded
     me = local_username()
     bob = cli("bob")
-    bob("mkdir", "-p", "storage:datasets")
-    bob("share", "storage:datasets", me, "read")
+    bob("mkdir", "-p", "storage:/bob/datasets")  # bob's own project (his CLI defaults to the team's)
+    bob("share", "storage:/bob/datasets", me, "read")
     panel = open_storage(page, lab)
     panel.locator(".jp-BreadCrumbs-home").click()
     item(panel, "bob").dblclick()
@@ -162,7 +166,7 @@ def test_read_only_share_refuses_upload_with_platform_message(page, seeded, scre
     error = page.locator(".Toastify__toast", has_text="Upload of mine.csv failed")
     expect(error).to_contain_text("no permission")  # the platform's own words
     shoot(page, screenshots, "drive-readonly-refused-light", width=1280)
-    assert "mine.csv" not in bob("ls", "storage:datasets").stdout
+    assert "mine.csv" not in bob("ls", "storage:/bob/datasets").stdout
 
 
 def test_states_and_dark_theme(page, seeded, screenshots):
