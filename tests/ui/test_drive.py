@@ -174,7 +174,10 @@ def test_states_and_dark_theme(page, seeded, screenshots):
     panel = open_storage(page, lab)
     # empty folder state
     panel.locator('.jp-ToolbarButtonComponent[title="New Folder"]').click()
-    page.keyboard.press("Enter")
+    editor = panel.locator(".jp-DirListing-editor")
+    expect(editor).to_be_focused()
+    editor.press("Enter")
+    expect(editor).to_have_count(0)
     item(panel, "Untitled Folder").dblclick()
     expect(panel.locator(".jp-ApoloDrive-notice")).to_have_attribute("data-kind", "empty")
     shoot(page, screenshots, "drive-empty-light")
@@ -194,9 +197,7 @@ def test_states_and_dark_theme(page, seeded, screenshots):
         page.locator(TAB).click()
         expect(page.locator(PANEL).locator(".jp-ApoloDrive-notice")).to_have_attribute("data-kind", "loading")
         shoot(page, screenshots, "drive-loading-dark")
-        page.unroute("**/apolo/context*")
-        for route in held:
-            route.abort()
+        page.unroute("**/apolo/context*")  # the held requests die with the next page load
         page.route("**/apolo/context*", lambda route: route.fulfill(
             status=503, content_type="application/json",
             body=json.dumps({"error": "No Apolo credentials found.", "fix": "Run `apolo login`, then refresh."})))
