@@ -111,6 +111,7 @@ def test_upload_50_mb_with_progress_byte_identical(page, seeded, screenshots, tm
     chooser.value.set_files(str(big))
     progress = page.locator(".jp-Notification-Toast-in-progress, .Toastify__toast", has_text="measurements.bin")
     expect(progress.first).to_be_visible()
+    page.wait_for_timeout(800)
     page.screenshot(path=screenshots / "drive-upload-progress.png")
     expect(page.locator(".Toastify__toast", has_text="Uploaded measurements.bin")).to_be_visible(timeout=180_000)
     expect(item(panel, "measurements.bin")).to_be_visible()
@@ -165,6 +166,7 @@ def test_read_only_share_refuses_upload_with_platform_message(page, seeded, scre
     chooser.value.set_files(str(tmp_path / "mine.csv"))
     error = page.locator(".Toastify__toast", has_text="Upload of mine.csv failed")
     expect(error).to_contain_text("no permission")  # the platform's own words
+    page.wait_for_timeout(800)  # the toast's slide-in animation
     shoot(page, screenshots, "drive-readonly-refused-light", width=1280)
     assert "mine.csv" not in bob("ls", "storage:/bob/datasets").stdout
 

@@ -82,7 +82,8 @@ export class StoragePanel {
     const heading = new Widget({ node: document.createElement('h2') });
     heading.addClass('jp-ApoloDrive-heading');
     heading.node.textContent = trans.__('Apolo storage');
-    browser.toolbar.addItem('heading', heading);
+    // Two file browsers look alike: the header says which one this is (as the Apolo sidebar's).
+    browser.header.addWidget(heading);
     browser.toolbar.addItem(
       'home',
       new ToolbarButton({

@@ -184,7 +184,9 @@ export const drivePlugin: JupyterFrontEndPlugin<void> = {
       execute: async args => {
         const dst =
           (args.dst as string | undefined) ?? localBrowser?.model.path ?? '';
-        for (const src of storageTargets(args.uri)) {
+        for (const path of storageTargets(args.uri)) {
+          // The CLI's form in messages ("storage:dir"); the server accepts it like a drive path.
+          const src = drive.entry(path)?.short ?? path;
           await transfers.copy({ direction: 'download', src, dst });
         }
         await localBrowser?.model.refresh();

@@ -39,6 +39,8 @@ export async function askConflict(
   const result = await showDialog({
     title: trans.__('Already exists'),
     body: message,
+    // Enter keeps both: the default never destroys anything.
+    defaultButton: 1,
     buttons: [
       Dialog.cancelButton({ label: trans.__('Skip') }),
       Dialog.okButton({
