@@ -75,7 +75,7 @@ export interface ICopyRequest {
 export type CopyAnswer = ITransfer | { skipped: true; target: string };
 
 /** Entries per page the drive asks for (more follow on "Load more"). */
-export const PAGE_SIZE = 500;
+export const PAGE_SIZE = 200;
 
 /** The drive's calls, bound to the app's server settings. */
 export class DriveAPI {
