@@ -74,6 +74,7 @@ describe('ApoloDrive', () => {
     expect(drive.entry('alice/big/f0399.txt')?.short).toBe(
       'storage:big/f0399.txt'
     );
+    drive.dispose();
   });
 
   it('saves a notebook through an upload session as nbformat JSON', async () => {
@@ -125,6 +126,7 @@ describe('ApoloDrive', () => {
       conflict: 'overwrite'
     });
     expect(JSON.parse(bodies[0])).toEqual(notebook);
+    drive.dispose();
   });
 });
 
