@@ -44,11 +44,11 @@ import posixpath
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 from urllib.parse import quote
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.utils import url_path_join
+from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 from tornado.iostream import StreamClosedError
 
@@ -58,7 +58,8 @@ from ..client.storage import child_uri, parent_uri
 from ..client.uris import quote_path, short_uri, split_uri
 from ..notebooks import ProjectError
 from ..notebooks.project import FlowProject, load_project
-from .base import ApoloHandler, JSONError
+from .base import AUTH_RESOURCE, ApoloHandler, JSONError
+from .proxy import QUEUED_CHUNKS
 from .transfers import Transfers
 
 CONFLICT_CHOICES = ("ask", "skip", "overwrite", "keep-both")
@@ -245,8 +246,22 @@ class UploadsHandler(DriveHandler):
                 "size": s.size, "done": False}
 
 
-class UploadHandler(UploadsHandler):
-    """``PUT|GET|DELETE apolo/drive/uploads/<id>``: send a chunk, ask where to resume, cancel."""
+@web.stream_request_body
+class UploadHandler(DriveHandler):
+    """``PUT|GET|DELETE apolo/drive/uploads/<id>``: send a chunk, ask where to resume, cancel.
+
+    A chunk is never held whole in memory: its body streams to the platform's ``WRITE`` (into the
+    part file ``POST`` created) as it arrives, at most ``QUEUED_CHUNKS`` pieces buffered. So
+    authentication, authorization and the offset checks happen in ``prepare``, before any byte
+    goes upstream.
+    """
+
+    uploads: Uploads
+    _answer = UploadsHandler._answer
+    _exchange: asyncio.Future | None = None
+    _body: asyncio.Queue | None = None
+    _offset = 0
+    _length = 0
 
     def _session(self, upload_id: str) -> Upload:
         session = self.uploads.sessions.get(upload_id)
@@ -255,30 +270,78 @@ class UploadHandler(UploadsHandler):
                                  "server restarted).", fix="Start the upload again.")
         return session
 
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self._finished or self.request.method != "PUT":
+            return
+        if self.current_user is None:
+            raise web.HTTPError(403)
+        if not await ensure_async(self.authorizer.is_authorized(self, self.current_user, "write", AUTH_RESOURCE)):
+            raise web.HTTPError(403, f"User is not authorized to write on resource: {AUTH_RESOURCE}.")
+        session = self._session(self.path_args[0])
+        offset = _int_arg(self, "offset", 0)
+        try:
+            length = int(self.request.headers.get("Content-Length", "-1"))
+        except ValueError:
+            length = -1
+        if length < 0:
+            raise JSONError(411, "Send each chunk with a Content-Length.")
+        if length > MAX_CHUNK:
+            raise JSONError(413, f"Chunk of {length} bytes is over {MAX_CHUNK}: send smaller chunks.")
+        if offset != session.received:
+            raise JSONError(409, f"Expected the chunk at offset {session.received}, got {offset}.",
+                            fix="Resume from the offset given.", offset=session.received)
+        if session.size is not None and offset + length > session.size:
+            raise JSONError(400, f"The chunk ends at {offset + length}, past the announced size {session.size}.")
+        self._offset, self._length = offset, length
+        self.request.connection.set_max_body_size(MAX_CHUNK)
+        if length:
+            self._body = asyncio.Queue(maxsize=QUEUED_CHUNKS)
+            self._exchange = asyncio.ensure_future(self._write(session, offset, length))
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self._body is None or self._exchange is None or self._exchange.done():
+            return  # no upstream call, or it already ended (its error is answered in put)
+        if not self._body.full():
+            self._body.put_nowait(chunk)
+            return
+        put = asyncio.ensure_future(self._body.put(chunk))
+        await asyncio.wait({put, self._exchange}, return_when=asyncio.FIRST_COMPLETED)
+        put.cancel()
+
+    def on_connection_close(self) -> None:
+        if self._exchange is not None:
+            self._exchange.cancel()  # the browser went away: so does the platform call
+
+    async def _pieces(self) -> AsyncIterator[bytes]:
+        assert self._body is not None
+        while (piece := await self._body.get()) is not None:
+            yield piece
+
+    async def _write(self, session: Upload, offset: int, length: int) -> None:
+        """``PATCH op=WRITE`` of the streamed body at ``offset`` of the part file (reference §4.1)."""
+        api, relay = await self.connection.clients()
+        url = await api.storage.http_url(session.part) + "?op=WRITE"
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length),
+                   "Content-Range": f"bytes {offset}-{offset + length - 1}/*"}
+        async with relay.exchange("PATCH", url, headers=headers, body=self._pieces()) as upstream:
+            async for _ in upstream.chunks():
+                pass
+
     @web.authenticated
     @authorized
     async def put(self, upload_id: str) -> None:  # type: ignore[override]
         session = self._session(upload_id)
         api = await self.api()
-        offset = _int_arg(self, "offset", 0)
-        data = self.request.body
-        if len(data) > MAX_CHUNK:
-            raise JSONError(413, f"Chunk of {len(data)} bytes is over {MAX_CHUNK}: send smaller chunks.")
-        if offset != session.received:
-            raise JSONError(409, f"Expected the chunk at offset {session.received}, got {offset}.",
-                            fix="Resume from the offset given.", offset=session.received)
+        if self._exchange is not None:
+            if self._body is not None and not self._exchange.done():
+                await self._body.put(None)
+            await asyncio.wait({self._exchange})
+            self._exchange.result()  # the platform's refusal, answered as JSON
         final = self.get_argument("final", "") in ("1", "true")
-        if session.size is not None and offset + len(data) > session.size:
-            raise JSONError(400, f"The chunk ends at {offset + len(data)}, past the announced size {session.size}.")
-        if final and session.size is not None and offset + len(data) != session.size:
-            raise JSONError(400, f"The final chunk ends at {offset + len(data)}, not at the size {session.size}.")
-        url = await api.storage.http_url(session.part)
-        if data:
-            if offset == 0:
-                await api.storage.create(url, data)
-            else:
-                await api.storage.write(url, offset, data)
-        session.received = offset + len(data)
+        session.received = self._offset + self._length
+        if final and session.size is not None and session.received != session.size:
+            raise JSONError(400, f"The final chunk ends at {session.received}, not at the size {session.size}.")
         answer = self._answer(api, session)
         if final or session.received == session.size:
             await self._finish(api, session)
@@ -288,6 +351,11 @@ class UploadHandler(UploadsHandler):
     async def _finish(self, api: AsyncApolo, session: Upload) -> None:
         """Rename the part onto the target, unless the target appeared meanwhile and may not be
         replaced (409; the part stays so a later choice can still finish)."""
+        part = await api.storage.stat(session.part)
+        if part.size != session.received:  # never rename a part that is not exactly what was sent
+            sent, session.received = session.received, part.size
+            raise JSONError(409, f"The upload has {part.size} bytes on storage, {sent} were sent.",
+                            fix="Resume from the offset given.", offset=part.size)
         existing = await api.storage.stat_or_none(session.target)
         if existing is not None and (existing.is_dir or not session.replace):
             raise JSONError(409, f"{self.path_of(api, session.target)} appeared on storage during the upload.",

@@ -270,9 +270,22 @@ async def test_mutations_need_xsrf_with_cookie_auth(fetch, cookie_session):
     assert resp.code == 201
 
 
-async def test_unauthenticated_requests_are_refused(fetch):
-    resp = await fetch("GET", "apolo/drive/list?path=alice", auth=False)
-    assert resp.code in (401, 403)
+@pytest.mark.parametrize("method, path", [
+    ("GET", "apolo/drive/list?path=alice"),
+    ("POST", "apolo/drive/new"),
+    ("POST", "apolo/drive/uploads"),
+    ("PUT", "apolo/drive/uploads/abc?offset=0"),
+    ("GET", "apolo/drive/uploads/abc"),
+    ("DELETE", "apolo/drive/uploads/abc"),
+    ("POST", "apolo/drive/item"),
+    ("DELETE", "apolo/drive/item?path=alice/x"),
+    ("GET", "apolo/drive/download?path=alice"),
+    ("POST", "apolo/drive/copy"),
+    ("GET", "apolo/drive/bookmarks"),
+])
+async def test_unauthenticated_requests_are_refused(fetch, method, path):
+    resp = await fetch(method, path, auth=False, body=b"{}" if method in ("POST", "PUT") else None)
+    assert resp.code == 403, (resp.code, resp.body)
 
 
 async def test_upload_of_unknown_size_ends_with_a_final_chunk(fetch, cli, tmp_path):
