@@ -16,7 +16,7 @@ import { DriveAPI, IDriveEntry, IDriveListing, PAGE_SIZE } from './api';
 export const DRIVE_NAME = 'Apolo';
 
 /** Bytes per upload chunk the drive sends (binary, no base64). */
-export const CHUNK_BYTES = 8 * 1024 * 1024;
+export const CHUNK_BYTES = 32 * 1024 * 1024;
 
 /** What the drive knows about a folder it listed last. */
 export interface IFolderState {
