@@ -52,10 +52,10 @@ from jupyter_server.utils import ensure_async, url_path_join
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..client import AsyncApolo, FileStatus, NotFoundError, TargetExists
+from ..client import ApoloError, AsyncApolo, FileStatus, NotFoundError, TargetExists
 from ..client.drive import MAX_PAGE, free_name, list_page, numbered, zip_tree
 from ..client.storage import child_uri, parent_uri
-from ..client.uris import quote_path, short_uri, split_uri
+from ..client.uris import quote_path, short_uri, split_uri, storage_path
 from ..notebooks import ProjectError
 from ..notebooks.project import FlowProject, load_project
 from .base import AUTH_RESOURCE, ApoloHandler, JSONError
@@ -237,7 +237,16 @@ class UploadsHandler(DriveHandler):
         name = posixpath.basename(split_uri(target)[2])
         part = child_uri(parent_uri(target), f".{name}.{upload_id[:12]}{PART_SUFFIX}")
         session = Upload(upload_id, target, part, size, replace=conflict == "overwrite")
-        await api.storage.create(await api.storage.http_url(part), b"")  # refusals (read-only) come now
+        try:
+            await api.storage.create(await api.storage.http_url(part), b"")  # refusals (read-only) come now
+        except ApoloError as exc:
+            # The platform's words, about the file the user chose rather than our hidden part file.
+            exc.message = exc.message.replace(storage_path(part), storage_path(target))
+            if isinstance(exc, NotFoundError) and (parent := await api.storage.stat_or_none(parent_uri(target))):
+                if parent.permission == "read":
+                    raise JSONError(404, exc.message, fix="You can only read this folder: ask its owner for write "
+                                    "access, or upload into your own project.") from None
+            raise
         self.uploads.sessions[upload_id] = session
         self.write_json(self._answer(api, session), status=201)
 

@@ -152,7 +152,9 @@ async def test_read_only_share_refuses_upload_with_the_platforms_message(fetch, 
     assert listing["permission"] == "read"
     resp = await post(fetch, "apolo/drive/uploads", path="bob/shared-ro/x.txt", size=1)
     assert resp.code == 404, resp.body
-    assert "no permission" in body(resp)["error"]
+    assert body(resp)["error"] == ("Not found: /local/bob/shared-ro/x.txt (no such file or directory, "
+                                   "or no permission)")  # the platform's words, about the file chosen
+    assert "write access" in body(resp)["fix"]
     assert "x.txt" not in cli("bob")("ls", "-a", "storage:shared-ro").stdout
 
 
