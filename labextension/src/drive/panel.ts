@@ -165,6 +165,7 @@ export class StoragePanel {
       this._setNotice(null);
       listing.show();
       this._parts.crumbs.show();
+      this.browser.toolbar.show();
       if (!this._started) {
         this._started = true;
         void this._start();
@@ -173,6 +174,7 @@ export class StoragePanel {
     }
     listing.hide();
     this._parts.crumbs.hide();
+    this.browser.toolbar.hide(); // nothing to act on until connected
     this.footer.hide();
     if (state.kind === 'loading') {
       this._setNotice(trans.__('Connecting to Apolo…'), 'loading');
