@@ -11,9 +11,11 @@ drives headless Chromium with Playwright, and prints:
    chunked through the server) against ``apolo cp`` of the same file: throughput ratio (target >=
    0.8) and the Jupyter server's peak RSS growth during the upload (target < 64 MB);
 3. the same file copied from storage to the workspace with "Copy to workspace" (``apolo/drive/copy``,
-   server-side) against ``apolo cp storage:... local``: throughput ratio (target >= 0.9).
+   server-side) against ``apolo cp storage:... local``: throughput ratio (target >= 0.9);
+4. the folder holding it downloaded as a zip (``apolo/drive/download``, streamed): throughput and the
+   Jupyter server's peak RSS growth (constant memory: it must not grow with the folder).
 
-The machine is shared: run it rarely. ``BENCH_SKIP=listing,upload,copy`` skips parts.
+The machine is shared: run it rarely. ``BENCH_SKIP=listing,upload,copy,zip`` skips parts.
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ def main() -> None:
                 upload(page, lab, cli, big)
             if "copy" not in SKIP:
                 copy(lab, cli, big, work, tmp)
+            if "zip" not in SKIP:
+                zip_download(lab, cli, big)
             chromium.close()
         del alice
     finally:
@@ -162,7 +166,7 @@ def listing(page, lab, work: Path, storage_alice: Path) -> None:
     print(f"\n1. {ENTRIES}-entry folder, double-click to first entries painted")
     print(f"   JupyterLab file browser, local disk: {local_ms / 1000:8.3f} s  heap +{local_heap:7.1f} MB")
     print(f"   Apolo drive (first page, {shown} shown): {drive_ms / 1000:8.3f} s  heap +{drive_heap:7.1f} MB"
-          f"   ratio {local_ms / drive_ms:6.1f}x faster  (target drive < 0.5 s: {'OK' if drive_ms < 500 else 'MISSED'})")
+          f"   {local_ms / drive_ms:6.1f}x faster  (target drive < 0.5 s: {'OK' if drive_ms < 500 else 'MISSED'})")
 
 
 def upload(page, lab, cli: ApoloCLI, big: Path) -> None:
@@ -218,8 +222,27 @@ def copy(lab, cli: ApoloCLI, big: Path, work: Path, tmp: Path) -> None:
     size = MIB / 1024
     print(f"\n3. {MIB} MiB copy storage -> workspace")
     print(f"   apolo cp:             {cli_s:7.2f} s  {size / cli_s * 1024:7.1f} MiB/s")
-    print(f"   Copy to workspace:    {drive_s:7.2f} s  {size / drive_s * 1024:7.1f} MiB/s   ratio {cli_s / drive_s:5.2f}"
+    print(f"   Copy to workspace:    {drive_s:7.2f} s  {size / drive_s * 1024:7.1f} MiB/s"
+          f"   ratio {cli_s / drive_s:5.2f}"
           f" (target >= 0.9)   Jupyter server RSS growth {rss:6.1f} MB")
+
+
+def zip_download(lab, cli: ApoloCLI, big: Path) -> None:
+    if {"upload", "copy"} <= SKIP:
+        cli("mkdir", "-p", "storage:bench")
+        cli("cp", str(big), "storage:bench/by-cli.bin", timeout=1800)
+    watch = RSSWatch(lab.proc.pid)
+    start = time.perf_counter()
+    received = 0
+    with httpx.stream("GET", f"{lab.url}apolo/drive/download", params={"path": "alice/bench"},
+                      headers={"Authorization": f"token {lab.token}"}, timeout=600) as resp:
+        resp.raise_for_status()
+        for chunk in resp.iter_bytes(1 << 20):
+            received += len(chunk)
+    seconds = time.perf_counter() - start
+    rss = watch.stop()
+    print(f"\n4. storage:bench ({received / (1 << 20):.0f} MiB) as a zip: {seconds:6.2f} s "
+          f"{received / (1 << 20) / seconds:7.1f} MiB/s   Jupyter server RSS growth {rss:6.1f} MB")
 
 
 if __name__ == "__main__":
