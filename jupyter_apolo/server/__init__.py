@@ -8,6 +8,7 @@ Routes (all ``@authenticated``; REST contract in each handler's docstring), one 
 - ``GET|POST|DELETE apolo/shares``: who has access, share, revoke (``shares.py``)
 - ``POST|GET apolo/transfers``, ``GET|DELETE apolo/transfers/<id>``: storage <-> workspace copies
   with progress (``transfers.py``)
+- ``apolo/drive/{list,new,uploads,download,copy,bookmarks}``: the Lab storage drive (``drive.py``)
 - ``apolo/notebooks/{plan,apply,status,diff,commit,push}``: the notebooks workflow (``notebooks.py``)
 - ``* apolo/api/v1/<path>`` -> ``{api}/<path>``; ``* apolo/storage/<org>/<project>/<path>`` ->
   ``{storage_url}/<org>/<project>/<path>`` (allow-listed, streamed; ``proxy.py``)
@@ -25,7 +26,7 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 
 from ..kernel import add_to_kernel_specs
-from . import handlers, jobs, notebooks, proxy, shares, transfers
+from . import drive, handlers, jobs, notebooks, proxy, shares, transfers
 from .settings import ApoloServer, Connection
 
 
@@ -46,6 +47,7 @@ def routes(base_url: str, connection: Connection, transfer_tasks: transfers.Tran
         ("apolo/transfers", transfers.TransfersHandler, with_transfers),
         ("apolo/transfers/([^/]+)", transfers.TransferHandler, with_transfers),
     ]
+    ours += drive.routes(plain, transfer_tasks)
     ours += [(f"apolo/notebooks/{name}", handler, with_notebooks) for name, handler in notebooks.HANDLERS.items()]
     for prefix, handler in (("apolo/api/v1/", proxy.ApiProxyHandler), ("apolo/storage/", proxy.StorageProxyHandler)):
         ours.append((re.escape(prefix) + ".*", handler, {**plain, "prefix": url_path_join(base_url, prefix)}))
