@@ -16,6 +16,7 @@ import { CommandToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
 import { ApoloConnection } from './connection';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ApoloSidebar, SIDEBAR_ID } from './sidebar';
+import { notebooksPlugin } from './notebooks';
 import { CommandIDs, IApoloConnection, TRANSLATION_DOMAIN } from './tokens';
 
 export * from './tokens';
@@ -88,4 +89,4 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [connectionPlugin, sidebarPlugin];
+export default [connectionPlugin, sidebarPlugin, notebooksPlugin];

@@ -1,1 +1,5 @@
 import './base.css';
+import './notebooks.css';
+import 'nbdime/lib/styles/variables.css';
+import 'nbdime/lib/styles/common.css';
+import 'nbdime/lib/styles/diff.css';
