@@ -5,7 +5,7 @@
 import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ServerConnection } from '@jupyterlab/services';
-import { Widget } from '@lumino/widgets';
+import { Panel, Widget } from '@lumino/widgets';
 
 import { requestAPI } from '../request';
 import { Notebooks } from '../tokens';
@@ -55,14 +55,13 @@ export function diffCaption(direction?: Notebooks.Direction): string {
 }
 
 function wrapScroll(inner: Widget, caption: string): Widget {
-  const outer = new Widget();
+  const outer = new Panel();
   outer.addClass('jp-ApoloNotebooks-diff');
-  const head = document.createElement('p');
-  head.className = 'jp-ApoloNotebooks-diffCaption';
-  head.textContent = caption;
-  outer.node.appendChild(head);
-  Widget.attach(inner, outer.node);
-  outer.disposed.connect(() => inner.dispose());
+  const head = new Widget({ node: document.createElement('p') });
+  head.addClass('jp-ApoloNotebooks-diffCaption');
+  head.node.textContent = caption;
+  outer.addWidget(head);
+  outer.addWidget(inner);
   return outer;
 }
 

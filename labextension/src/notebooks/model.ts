@@ -145,7 +145,7 @@ export class NotebooksModel {
       if (token !== this._generation) {
         return;
       }
-      const candidates = await this._projects(path);
+      const candidates = await this._projects();
       if (token !== this._generation) {
         return;
       }
@@ -378,11 +378,12 @@ export class NotebooksModel {
     }
   }
 
-  private async _projects(path: string): Promise<string[]> {
+  /** Flow projects anywhere in the workspace (below the Jupyter root). */
+  private async _projects(): Promise<string[]> {
     try {
       const found = await requestAPI<Notebooks.IProjects>(
         'notebooks/projects',
-        { query: { path } },
+        {},
         this._settings
       );
       return found.projects.map(p => p.path);

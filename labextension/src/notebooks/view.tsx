@@ -121,6 +121,25 @@ function ProjectProblem(props: INotebooksViewProps): JSX.Element {
   );
 }
 
+/** `text` allowed to wrap after each `/` (a long URI breaks between its parts, not inside a name). */
+export function BreakAtSlashes(props: { text: string }): JSX.Element {
+  const parts = props.text.split('/');
+  return (
+    <>
+      {parts.map((part, i) => (
+        <React.Fragment key={i}>
+          {part}
+          {i < parts.length - 1 && (
+            <>
+              /<wbr />
+            </>
+          )}
+        </React.Fragment>
+      ))}
+    </>
+  );
+}
+
 /** One group of plan rows. */
 interface IGroup {
   id: string;
@@ -208,10 +227,12 @@ function Review(props: INotebooksViewProps): JSX.Element {
     <>
       <div className="jp-ApoloNotebooks-where" title={pull.remote}>
         <span className="jp-ApoloNotebooks-label">{trans.__('Storage')}</span>
-        <span className="jp-ApoloNotebooks-uri">{pull.remote}</span>
+        <span className="jp-ApoloNotebooks-uri">
+          <BreakAtSlashes text={pull.remote} />
+        </span>
         <span className="jp-ApoloNotebooks-label">{trans.__('Folder')}</span>
         <span className="jp-ApoloNotebooks-uri">
-          {notebooksFolder(pull, state.path)}/
+          <BreakAtSlashes text={notebooksFolder(pull, state.path) + '/'} />
         </span>
       </div>
       <section
@@ -418,11 +439,16 @@ function OperationNotes(props: INotebooksViewProps): JSX.Element | null {
       )}
       {outcome?.kind === 'git-push' && (
         <div className="jp-ApoloNotebooks-outcome" role="status">
-          <p>{trans.__('Pushed.')}</p>
+          <p>{trans.__('Pushed your commits.')}</p>
           {outcome.output.trim() && (
-            <pre className="jp-ApoloNotebooks-output">
-              {outcome.output.trim()}
-            </pre>
+            <details>
+              <summary className="jp-ApoloNotebooks-reason">
+                {trans.__('git output')}
+              </summary>
+              <pre className="jp-ApoloNotebooks-output">
+                {outcome.output.trim()}
+              </pre>
+            </details>
           )}
         </div>
       )}
