@@ -210,11 +210,24 @@ def test_a_conflict_shows_both_versions(page, demo, screenshots):
     panel.locator('[data-action="pull"]').click()
     conflict = panel.locator(".jp-ApoloNotebooks-conflicts li")
     expect(conflict).to_contain_text("cell 3")
-    expect(conflict).to_contain_text("Running Code.from-storage.ipynb")
-    expect(conflict).to_contain_text("Running Code.merge-conflicts.ipynb")
+    storage_copy = conflict.locator('[data-open="storage"]')
+    expect(storage_copy).to_have_attribute("title", "jupyter-docs/Running Code.from-storage.ipynb")
+    merge = conflict.locator('[data-open="merge"]')
+    expect(merge).to_have_attribute("title", "jupyter-docs/Running Code.merge-conflicts.ipynb")
+    # the copies are listed by git but never committed by the panel
+    copy_row = panel.locator('.jp-ApoloNotebooks-row.jp-mod-copy')
+    expect(copy_row).to_have_count(2)
+    expect(copy_row.first).to_contain_text("not committed")
     shoot(page, screenshots, "notebooks-conflict-light")
     assert "alice's take" in mine.read_text()
     assert "bob's take" in (demo.local / "jupyter-docs/Running Code.from-storage.ipynb").read_text()
+
+    merge.click()  # nbdime's conflict-marked merge opens as a notebook in Lab
+    opened = page.locator(".jp-NotebookPanel:visible")
+    expect(opened).to_contain_text("<<<<<<< local")
+    expect(opened).to_contain_text(">>>>>>> remote")
+    page.keyboard.press("Escape")
+    shoot(page, screenshots, "notebooks-conflict-merge-open-light", main=True)
 
 
 def test_states_light_and_dark(page, demo, screenshots):

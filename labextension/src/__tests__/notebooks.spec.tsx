@@ -68,7 +68,9 @@ const GIT: Notebooks.IGitStatus = {
   root: '/work/ws/awesome-project',
   files: [
     { path: 'notebooks/a.ipynb', index: ' ', worktree: 'M' },
-    { path: 'notebooks/new.ipynb', index: '?', worktree: '?' }
+    { path: 'notebooks/new.ipynb', index: '?', worktree: '?' },
+    { path: 'notebooks/a.from-storage.ipynb', index: '?', worktree: '?' },
+    { path: 'notebooks/a.merge-conflicts.ipynb', index: '?', worktree: '?' }
   ]
 };
 
@@ -260,6 +262,7 @@ describe('NotebooksView', () => {
     cancel: jest.fn(),
     toggle: jest.fn(),
     openDiff: jest.fn(),
+    openFile: jest.fn(),
     commit: jest.fn(async () => true),
     pushGit: jest.fn(),
     setClearOutputs: jest.fn()

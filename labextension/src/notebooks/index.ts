@@ -77,6 +77,12 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
       cancel: () => model.cancel(),
       toggle: path => model.toggle(path),
       openDiff: (path, direction) => void openDiff(path, direction),
+      openFile: path => {
+        const state = model.state;
+        void app.commands.execute('docmanager:open', {
+          path: joinPath(notebooksFolder(state.pull, state.path), path)
+        });
+      },
       commit: async message => {
         const ok = await model.commit(message);
         await explainGitFailure(trans.__('Commit failed'));

@@ -72,6 +72,15 @@ export function problemOf(reason: unknown): IProblem {
   return { message: reason instanceof Error ? reason.message : String(reason) };
 }
 
+/**
+ * Whether `path` is a copy a conflicting pull left beside a file (the storage version
+ * `name.from-storage[-N].ext`, or nbdime's marked merge `name.merge-conflicts[-N].ext`): to
+ * resolve, never committed by the panel.
+ */
+export function isConflictCopy(path: string): boolean {
+  return /\.(from-storage|merge-conflicts)(-\d+)?(\.[^./]+)?$/.test(path);
+}
+
 /** Joins root-relative path parts, skipping empty ones. */
 export function joinPath(...parts: string[]): string {
   return parts
@@ -341,11 +350,13 @@ export class NotebooksModel {
     }
     const folder = notebooksFolder(this._state.pull, this._state.path);
     const inRepo = repoRelative(this._state.pull, git);
-    return git.files.map(f =>
-      inRepo !== null && f.path.startsWith(inRepo)
-        ? joinPath(folder, f.path.slice(inRepo.length))
-        : joinPath(folder, f.path)
-    );
+    return git.files
+      .filter(f => !isConflictCopy(f.path))
+      .map(f =>
+        inRepo !== null && f.path.startsWith(inRepo)
+          ? joinPath(folder, f.path.slice(inRepo.length))
+          : joinPath(folder, f.path)
+      );
   }
 
   dispose(): void {

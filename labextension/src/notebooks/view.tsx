@@ -8,7 +8,7 @@ import * as React from 'react';
 
 import { Notice } from '../components/Notice';
 import { Notebooks } from '../tokens';
-import { INotebooksState, notebooksFolder } from './model';
+import { INotebooksState, isConflictCopy, notebooksFolder } from './model';
 
 /** What the view asks its owner to do. */
 export interface INotebooksActions {
@@ -18,6 +18,8 @@ export interface INotebooksActions {
   cancel(): void;
   toggle(path: string): void;
   openDiff(path: string, direction?: Notebooks.Direction): void;
+  /** Open a file of the notebooks folder (path relative to it) in Lab. */
+  openFile(path: string): void;
   commit(message: string): Promise<boolean>;
   pushGit(): void;
   setClearOutputs(on: boolean): void;
@@ -505,16 +507,30 @@ function SyncSummary(props: INotebooksViewProps): JSX.Element {
                 )}
               >
                 <span className="jp-ApoloNotebooks-path">{c.path}</span>
-                <span className="jp-ApoloNotebooks-reason">
-                  {c.reason}
-                  {c.kept_as
-                    ? ` · ${trans.__('storage version kept as %1', c.kept_as)}`
-                    : ''}
-                  {c.merge_as
-                    ? ` · ${trans.__('merge with conflict markers in %1', c.merge_as)}`
-                    : ''}
-                </span>
+                <span className="jp-ApoloNotebooks-reason">{c.reason}</span>
               </button>
+              <div className="jp-ApoloNotebooks-copies">
+                {c.kept_as && (
+                  <button
+                    className="jp-ApoloNotebooks-link"
+                    data-open="storage"
+                    title={c.kept_as}
+                    onClick={() => actions.openFile(c.kept_as!)}
+                  >
+                    {trans.__('Open the storage version')}
+                  </button>
+                )}
+                {c.merge_as && (
+                  <button
+                    className="jp-ApoloNotebooks-link"
+                    data-open="merge"
+                    title={c.merge_as}
+                    onClick={() => actions.openFile(c.merge_as!)}
+                  >
+                    {trans.__('Open the merge with conflict markers')}
+                  </button>
+                )}
+              </div>
             </li>
           ))}
         </ul>
@@ -547,7 +563,7 @@ function GitSection(props: INotebooksViewProps): JSX.Element {
           {git.files.map(f => (
             <li
               key={f.path}
-              className="jp-ApoloNotebooks-row"
+              className={`jp-ApoloNotebooks-row${isConflictCopy(f.path) ? ' jp-mod-copy' : ''}`}
               data-path={f.path}
             >
               <span
@@ -556,7 +572,17 @@ function GitSection(props: INotebooksViewProps): JSX.Element {
               >
                 {gitCode(f.index, f.worktree)}
               </span>
-              <span className="jp-ApoloNotebooks-path">{f.path}</span>
+              <span className="jp-ApoloNotebooks-path">
+                {f.path}
+                {isConflictCopy(f.path) && (
+                  <span className="jp-ApoloNotebooks-reason">
+                    {' · '}
+                    {trans.__(
+                      'conflict copy: resolve, then delete it (not committed)'
+                    )}
+                  </span>
+                )}
+              </span>
             </li>
           ))}
         </ul>
@@ -592,7 +618,11 @@ function GitSection(props: INotebooksViewProps): JSX.Element {
               type="submit"
               className="jp-mod-styled jp-mod-accept"
               data-action="commit"
-              disabled={!!running || !git.files.length || !message.trim()}
+              disabled={
+                !!running ||
+                !git.files.some(f => !isConflictCopy(f.path)) ||
+                !message.trim()
+              }
             >
               {trans.__('Commit')}
             </button>
