@@ -124,7 +124,8 @@ class Permissions:
         resp = await self._api.request("POST", f"users/{principal_segment(user)}/permissions",
                                        json=[{"uri": canonical, "action": action}])
         got = (resp.json() or [{}])[0]
-        result = ShareResult(uri=got.get("uri", canonical), user=user, action=got.get("action", action), requested=action)
+        result = ShareResult(uri=got.get("uri", canonical), user=user, action=got.get("action", action),
+                             requested=action)
         if result.higher:
             result = ShareResult(result.uri, user, result.action, action, await self._why_higher(result))
         return result

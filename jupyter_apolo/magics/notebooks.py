@@ -43,14 +43,17 @@ class SyncReport:
             if not plan.changes:
                 out.append("  nothing to do")
         else:
+            merged = getattr(result, "merged", [])  # notebooks changed on both sides, merged cell by cell
             for name, paths in (("downloaded", result.downloaded), ("uploaded", result.uploaded),
-                                ("deleted", result.deleted)):
+                                ("merged", merged), ("deleted", result.deleted)):
                 out += [f"  {name:<13} {p}" for p in paths]
             for c in result.conflicts:
                 kept = f"storage version kept as {c.kept_as}" if c.kept_as else "kept"
+                marked = getattr(c, "merge_as", None)
+                kept += f", merge with conflict markers in {marked}" if marked else ""
                 out.append(f"  CONFLICT      {c.path}  ({c.reason}; {kept})")
             out += [f"  proposed      delete {p}  (run again with --delete to apply)" for p in result.proposed_deletions]
-            if not (result.transferred or result.deleted or result.conflicts or result.proposed_deletions):
+            if not (result.transferred or merged or result.deleted or result.conflicts or result.proposed_deletions):
                 out.append("  already in sync")
         out.append(f"  {plan.unchanged} unchanged")
         if self.git is not None:

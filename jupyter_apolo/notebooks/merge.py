@@ -71,7 +71,8 @@ def merge_notebooks(base: nbformat.NotebookNode, local: nbformat.NotebookNode,
                  for d in decisions if d.conflict]
     # nbdime records metadata conflicts for external inspection (strategy "record-conflict") without marking
     # the decision as a conflict in every version: treat a recorded one as a conflict too.
-    if "nbdime-conflicts" in merged.get("metadata", {}) and not any(c.startswith("notebook metadata") for c in conflicts):
+    recorded = "nbdime-conflicts" in merged.get("metadata", {})
+    if recorded and not any(c.startswith("notebook metadata") for c in conflicts):
         conflicts.append("notebook metadata")
     for i, cell in enumerate(merged.get("cells", []), 1):
         if "nbdime-conflicts" in cell.get("metadata", {}) and f"cell {i}: metadata" not in conflicts:
@@ -101,13 +102,14 @@ def _describe(path: tuple, local_diff: object, remote_diff: object) -> str:
         return "/".join(str(p) for p in parts)
     if len(parts) == 1:
         return "cells: different cells inserted at the same place"
-    diffs = [op for d in (local_diff, remote_diff) for op in (d or []) if isinstance(op, dict)]
+    diffs: list[dict] = [op for d in (local_diff, remote_diff) for op in (d or []) if isinstance(op, dict)]  # type: ignore[attr-defined]
     if "CELL DELETED" in json.dumps(diffs, default=str):  # nbdime's marker for an edit against a deletion
         what = "edited on one side, deleted on the other"
     elif len(parts) > 2:
         what = str(parts[2])
     else:
-        what = ", ".join(sorted({op["key"] for op in diffs if op.get("op") == "patch" and isinstance(op.get("key"), str)}))
+        keys = {op["key"] for op in diffs if op.get("op") == "patch" and isinstance(op.get("key"), str)}
+        what = ", ".join(sorted(keys))
     return f"cell {int(parts[1]) + 1}: {what or 'edited on both sides'}"
 
 

@@ -84,7 +84,7 @@ def main() -> None:
         for merge in (True, False):
             checkout = make_checkout(work / f"merge-{merge}", FIXTURES / "flow-project")
             (checkout / "notebooks/demo.ipynb").unlink()
-            first[merge], (_, result) = timed(lambda: run(checkout, merge))
+            first[merge], (_, result) = timed(lambda c=checkout, m=merge: run(c, m))
             assert len(result.downloaded) == N, len(result.downloaded)
             checkouts[merge] = checkout
         store = checkouts[True] / ".neuro/sync/notebooks.store"
@@ -103,7 +103,7 @@ def main() -> None:
 
         rows = []
         for merge in (True, False):
-            t, (plan, result) = timed(lambda: run(checkouts[merge], merge))
+            t, (plan, result) = timed(lambda m=merge: run(checkouts[m], m))
             assert len(plan.conflicts) == CHANGED, [c.path for c in plan.changes]
             copies = sorted(p.name for p in (checkouts[merge] / "notebooks").rglob("*")
                             if ".from-storage" in p.name or ".merge-conflicts" in p.name)

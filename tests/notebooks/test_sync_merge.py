@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from jupyter_apolo.magics.notebooks import SyncReport
 from jupyter_apolo.notebooks.sync import PUSH
 from tests.notebooks.conftest import NOTEBOOKS_URI
 from tests.notebooks.test_sync_platform import RACY_WAIT, pulled  # noqa: F401 - the fixture
@@ -56,9 +57,10 @@ def test_edits_to_different_cells_merge_into_one_notebook(session, cli, tmp_path
 
     plan = session("alice").plan(checkout)
     assert [(c.path, c.action) for c in plan.changes] == [(NAME, "conflict")]
-    _, result = session("alice").sync(checkout)
+    plan, result = session("alice").sync(checkout)
     assert result.merged == [NAME] and result.conflicts == []
     assert copies(local) == []  # no conflict copy
+    assert f"  merged        {NAME}" in repr(SyncReport(plan, result, "notebooks pull"))  # %apolo notebooks pull
     merged = sources(nb)
     assert merged[2].endswith("# bob changed cell 3") and merged[6].endswith("# alice changed cell 7")
     nbformat.validate(nbformat.read(nb, as_version=4))
@@ -78,9 +80,11 @@ def test_same_cell_edited_on_both_sides_is_a_conflict_keeping_both(session, cli,
     edit_cell(nb, 2, text="# alice's version of cell 3")
     alice_bytes = nb.read_bytes()
 
-    _, result = session("alice").sync(checkout)
+    plan, result = session("alice").sync(checkout)
     assert result.merged == []
     [conflict] = result.conflicts
+    shown = repr(SyncReport(plan, result, "notebooks pull"))
+    assert f"CONFLICT      {NAME}" in shown and "merge with conflict markers in" in shown
     assert conflict.path == NAME and "cell 3" in conflict.reason
     assert nb.read_bytes() == alice_bytes  # alice's version untouched
     assert (local / conflict.kept_as).read_bytes() == bob_bytes  # bob's beside it

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from playwright.sync_api import Page, expect
 
-from jupyter_apolo.client import Apolo, resolve_config
+from jupyter_apolo.client import Apolo, NotFoundError, resolve_config
 from jupyter_apolo.localplatform import seed
 from tests.support.platform import FIXTURES, ApoloCLI
 from tests.ui.conftest import passed_config
@@ -54,7 +54,7 @@ class Demo:
         git(self.project, "config", "user.email", "alice@example.com")
         try:
             self.api.storage.rm(NOTEBOOKS_URI, recursive=True)
-        except Exception:  # noqa: BLE001 - absent on the first run
+        except NotFoundError:  # absent on the first run
             pass
         self.api.storage.mkdir(NOTEBOOKS_URI + "/jupyter-docs", parents=True, exist_ok=True)
         for name in names:
