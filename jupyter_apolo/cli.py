@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--data-dir", default=None, help="where the embedded platform and sample project live (default: ~/.local/share/jupyter-apolo)")
     lab.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"embedded platform port (default {DEFAULT_PORT})")
     lab.add_argument("--embedded", action="store_true", help="use the embedded platform even if apolo credentials exist")
+    lab.add_argument("--allow-root", action="store_true",
+                     help="run as root without the warning (as root, --allow-root is always passed to jupyter lab)")
     lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="arguments passed to jupyter lab (after --)")
     args = parser.parse_args(argv)
 
@@ -58,7 +60,27 @@ def main(argv: list[str] | None = None) -> int:
     from . import launcher
 
     lab_args = args.lab_args[1:] if args.lab_args[:1] == ["--"] else args.lab_args
-    return launcher.main(data_dir=args.data_dir, port=args.port, force_embedded=args.embedded, lab_args=lab_args)
+    return launcher.main(data_dir=args.data_dir, port=args.port, force_embedded=args.embedded, lab_args=lab_args,
+                         allow_root=args.allow_root)
+
+
+def _lock_root(root: str) -> int | None:
+    """An fd holding ``<root>/serve.lock`` (exclusive ``flock``, released when this process
+    ends), or None when another platform process serves ``root``: two platforms over one SQLite
+    database and one set of job folders would kill each other's jobs."""
+    import fcntl
+    import os
+
+    os.makedirs(root, exist_ok=True)
+    fd = os.open(os.path.join(root, "serve.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def _platform(args: argparse.Namespace) -> int:
@@ -78,6 +100,11 @@ def _platform(args: argparse.Namespace) -> int:
                   f"(cluster {args.cluster}, org {args.org}); jobs run as this OS user. Ctrl-C stops.",
                   file=sys.stderr, flush=True)
 
+        lock = _lock_root(args.root)
+        if lock is None:
+            print(f"error: another platform already serves {args.root} (see {args.root}/serve.lock for its pid); "
+                  "stop it first, or use another --root.", file=sys.stderr)
+            return 1
         try:
             serve(args.root, args.host, args.port, cluster=args.cluster, org=args.org, on_ready=ready)
         except OSError as exc:

@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
 # Create .venv and install jupyter-apolo (with its labextension build) plus the test extras.
 # Idempotent: a second run only re-checks. Needs python3 (>=3.10), node (>=20.19) and git.
+# Prints one line per step with its duration, then the total time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 export PATH="$PWD/.venv/bin:$PATH"  # the labextension build calls jupyter-builder from the venv
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
+START=$SECONDS
+step() {  # step "what" command...: run it, then print "setup: what (Ns)"
+  local what=$1 t=$SECONDS
+  shift
+  echo "setup: $what ..."
+  "$@"
+  echo "setup: $what done ($((SECONDS - t))s)"
+}
+venv() { [ -x .venv/bin/python ] || "$PY" -m venv .venv; }
+step "create .venv" venv
+step "upgrade pip" .venv/bin/python -m pip install -q --upgrade pip
 # jupyterlab first: hatch-jupyter-builder runs its jlpm to build the labextension.
-.venv/bin/python -m pip install -q "jupyterlab>=4.2,<5" hatchling hatch-jupyter-builder hatch-nodejs-version editables
-.venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
-.venv/bin/jupyter labextension list 2>&1 | grep -q "jupyter-apolo.*enabled.*OK" \
-  || { echo "setup: the jupyter-apolo labextension is not enabled" >&2; .venv/bin/jupyter labextension list >&2; exit 1; }
+step "install jupyterlab and the build tools" \
+  .venv/bin/python -m pip install -q "jupyterlab>=4.2,<5" hatchling hatch-jupyter-builder hatch-nodejs-version editables
+step "install jupyter-apolo with its labextension and test extras" \
+  .venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
+check() {
+  .venv/bin/jupyter labextension list 2>&1 | grep -q "jupyter-apolo.*enabled.*OK" \
+    || { echo "setup: the jupyter-apolo labextension is not enabled" >&2; .venv/bin/jupyter labextension list >&2; exit 1; }
+}
+step "check the labextension" check
+echo "setup: ready in $((SECONDS - START))s (.venv)"

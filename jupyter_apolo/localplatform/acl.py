@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 ACTIONS: tuple[str, ...] = ("deny", "list", "read", "write", "manage")
+# What the project role ``<owner>/projects/<project>`` holds for each membership role of its owner
+# (the legacy flow role gave write; never manage, so holding the role cannot re-share).
+PROJECT_ROLE_ACTIONS = {"reader": "read", "writer": "write", "manager": "write", "admin": "write"}
 _RANK = {name: rank for rank, name in enumerate(ACTIONS)}
 
 
@@ -39,6 +42,24 @@ def split_uri(uri: str) -> tuple[str, list[str]]:
     if not sep or not scheme:
         raise ValueError(f"Invalid URI {uri!r}: expected scheme://path")
     return scheme, [seg for seg in rest.split("/") if seg]
+
+
+def project_role(name: str) -> tuple[str, str] | None:
+    """``(owner, project)`` for a project role name ``<owner>/projects/<project>``, else None."""
+    parts = name.strip("/").split("/")
+    return (parts[0], parts[2]) if len(parts) == 3 and parts[1] == "projects" and all(parts) else None
+
+
+def project_role_grants(owner_role: str | None, schemes: Iterable[str], base: str) -> list[tuple[str, str]]:
+    """The grants of a project role whose owner has membership role ``owner_role`` (None: not a
+    member, no grants) in the project at ``base`` (``<cluster>/<org>/<project>``): one
+    ``(<scheme>://<base>, action)`` per scheme, the action from ``PROJECT_ROLE_ACTIONS``.
+
+    Mirrors reference §3.5: granting ``role://<owner>/projects/<project>`` to a user gives them
+    the role's permissions (modelled as an ordinary role covering ``*://c/o/<project>``).
+    """
+    action = PROJECT_ROLE_ACTIONS.get(owner_role or "")
+    return [(f"{scheme}://{base}", action) for scheme in schemes] if action else []
 
 
 @dataclass

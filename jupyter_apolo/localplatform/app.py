@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 from types import ModuleType
@@ -15,10 +16,10 @@ from typing import Callable
 
 from tornado import httpserver, web
 
-from . import base, config_api, flow_api, jobs_api, storage_api, users_api
-from .state import Platform
+from . import base, config_api, flow_api, job_proxy, jobs_api, storage_api, users_api
+from .state import Platform, make_private
 
-SERVICES: tuple[ModuleType, ...] = (config_api, users_api, jobs_api, storage_api, flow_api)
+SERVICES: tuple[ModuleType, ...] = (job_proxy, config_api, users_api, jobs_api, storage_api, flow_api)  # job hosts first
 log = logging.getLogger("jupyter_apolo.localplatform")
 
 
@@ -29,15 +30,17 @@ def make_app(platform: Platform) -> web.Application:
         handlers.extend(service.routes(platform))
     handlers.append((r"/.*", base.FallbackHandler, {"platform": platform}))
     # websocket_ping_interval keeps log streams alive behind idle timeouts (the SDK pings every 10 s)
-    return web.Application(handlers, websocket_ping_interval=30, log_function=_log_request)
+    return base.PlatformApplication(handlers, websocket_ping_interval=30, log_function=_log_request)
 
 
 def _log_request(handler: web.RequestHandler) -> None:
     # Never log headers (the bearer token lives there); path and status only.
     status = handler.get_status()
     level = logging.INFO if status < 400 else logging.WARNING
-    log.log(level, "%d %s %s %.1fms", status, handler.request.method, handler.request.path,
-            1000.0 * handler.request.request_time())
+    path = handler.request.path
+    if len(path) > 300:  # a hostile 60 KiB path is one short line
+        path = f"{path[:300]}... ({len(path)} chars)"
+    log.log(level, "%d %s %s %.1fms", status, handler.request.method, path, 1000.0 * handler.request.request_time())
 
 
 class RunningPlatform:
@@ -93,9 +96,15 @@ def _bind(host: str, port: int) -> list[socket.socket]:
 def serve(root: str, host: str = "127.0.0.1", port: int = 8780, *, cluster: str = "default",
           org: str = "local", on_ready: Callable[[RunningPlatform], None] | None = None) -> None:
     """Serve the platform stored under ``root`` until SIGINT/SIGTERM; ``on_ready`` is called
-    once listening (the CLI prints the API URL there)."""
+    once listening (the CLI prints the API URL there).
+
+    Sets this process's umask to 0o077 first: everything the platform and its jobs create
+    (database, storage, job logs and sandboxes) is private to the OS user (issue 10).
+    """
+    os.umask(0o077)
 
     async def main() -> None:
+        make_private(root)  # data an older version or a looser umask left readable; before the db opens
         running = await start(Platform(root, cluster=cluster, org=org), host, port)
         if on_ready:
             on_ready(running)

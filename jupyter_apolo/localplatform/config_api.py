@@ -51,6 +51,9 @@ def config_document(platform: Platform, base: str, user: str | None) -> dict:
     }
     if user is None:
         return doc
+    from .jobs_api import runner_for  # how jobs are isolated here (sandbox.probe; not in the real API)
+
+    doc["job_isolation"] = runner_for(platform).isolation.as_json()
     presets = [
         {**p, "resource_pool_names": [POOL["name"]], "available_resource_pool_names": [POOL["name"]]}
         for p in PRESETS

@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shlex
 import uuid
+from pathlib import PurePosixPath
 from typing import Any, Iterator
 
-from . import auth, config_api, monitoring_api
+from . import acl, auth, config_api, monitoring_api
 from .base import BaseHandler
 from .runner import FINISHED, Runner, iso, now_iso, parse_iso, passed_config, run_time_seconds, storage_path
 from .state import Platform, PlatformError
+from .storage_paths import check_segment
 
 STATUSES = ("pending", "suspended", "running", "succeeded", "failed", "cancelled")
 NAMESPACE = "platform-jobs"
@@ -154,8 +158,13 @@ def _check_fields(flat: dict[str, Any]) -> None:
     if not (flat.get("command") or flat.get("entrypoint")):
         raise _bad("'command' is required: the embedded platform runs the command on this machine "
                    "and cannot use the image's default command")
-    if flat.get("working_dir") and not flat["working_dir"].startswith("/"):
-        raise _bad("'working_dir' must be an absolute path")
+    for key in ("command", "entrypoint"):
+        if flat.get(key):
+            _check_command(key, flat[key])
+    if flat.get("working_dir"):
+        if not flat["working_dir"].startswith("/"):
+            raise _bad("'working_dir' must be an absolute path")
+        container_path(flat["working_dir"], "working_dir")
     name = flat.get("name")
     if name is not None and (not isinstance(name, str) or not 3 <= len(name) <= 40 or not _JOB_NAME_RE.match(name)):
         raise _bad(f"Invalid job name {name!r}: use 3-40 lower-case letters, digits and single dashes, starting with a letter")
@@ -172,6 +181,8 @@ def _check_fields(flat: dict[str, Any]) -> None:
     env = flat.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         raise _bad("'env' must be an object of string values")
+    for key, value in env.items():
+        _check_env(key, value)
     if flat.get("pass_config") and "NEURO_PASSED_CONFIG" in env:
         raise _bad("Cannot pass config: ENV 'NEURO_PASSED_CONFIG' already specified")
     for key, service in _UNSUPPORTED.items():
@@ -196,15 +207,53 @@ def _volumes(platform: Platform, flat: dict[str, Any]) -> list[dict[str, Any]]:
     for v in volumes:
         if not (isinstance(v, dict) and isinstance(v.get("src_storage_uri"), str) and isinstance(v.get("dst_path"), str)):
             raise _bad("Each volume needs 'src_storage_uri' (storage://...) and 'dst_path' (an absolute path)")
-        if not v["dst_path"].startswith("/") or v["dst_path"].strip("/") == "":
+        dst_path = container_path(v["dst_path"], "volume dst_path")
+        if dst_path == "/":
             raise _bad(f"Invalid volume dst_path {v['dst_path']!r}: use an absolute path other than /")
         try:
             storage_path(platform, v["src_storage_uri"])
         except ValueError as exc:
             raise _bad(str(exc)) from None
-        out.append({"src_storage_uri": v["src_storage_uri"].rstrip("/"), "dst_path": v["dst_path"],
+        for segment in acl.split_uri(v["src_storage_uri"])[1][1:]:
+            check_segment(segment, v["src_storage_uri"])
+        out.append({"src_storage_uri": v["src_storage_uri"].rstrip("/"), "dst_path": dst_path,
                     "read_only": bool(v.get("read_only", False))})
     return out
+
+
+def container_path(path: str, what: str) -> str:
+    """``path`` normalised (``/a/./b/`` -> ``/a/b``) once checked as papi's
+    ``ContainerVolumeFactory._check_mount_path`` does: absolute (``Mount path must be absolute``)
+    with no ``..`` part (``Invalid path``), plus what a local file system needs (no NUL, names of
+    at most 255 bytes). Every volume and the working dir live inside the job's own folder here, so
+    a path that could climb out of it is refused. Raises ``PlatformError(400)`` naming ``what``."""
+    if "\0" in path:
+        raise _bad(f"Invalid {what} {path[:100]!r}: a path cannot contain NUL")
+    pure = PurePosixPath(path)
+    if not pure.is_absolute():
+        raise _bad(f"Mount path must be absolute: {path[:100]!r} ({what}): start it with /")
+    if ".." in pure.parts:
+        raise _bad(f"Invalid path: {path[:100]!r} ({what}): '..' parts are not allowed, name the folder directly")
+    if any(len(os.fsencode(part)) > 255 for part in pure.parts):
+        raise _bad(f"Invalid {what} {path[:100]!r}: a name in it has more than 255 bytes")
+    return "/" + "/".join(pure.parts[1:])
+
+
+def _check_command(key: str, command: str) -> None:
+    if "\0" in command:
+        raise _bad(f"Invalid '{key}': a command cannot contain NUL")
+    try:
+        shlex.split(command)
+    except ValueError as exc:  # papi: Container.command_list -> JobError("invalid command format")
+        raise _bad(f"invalid command format: '{key}' {command[:100]!r} ({exc}); check its quotes") from None
+
+
+def _check_env(key: str, value: str) -> None:
+    if not key:
+        raise _bad("Invalid 'env': a variable name cannot be empty")
+    if "=" in key or "\0" in key or "\0" in value:
+        raise _bad(f"Invalid 'env' variable {key[:100]!r}: names cannot contain '=' and neither names nor "
+                   "values can contain NUL")
 
 
 def new_job(handler: BaseHandler, body: Any, from_preset: bool) -> dict[str, Any]:
@@ -408,7 +457,7 @@ class JobsHandler(JobsBase):
 
     def post(self) -> None:
         job = new_job(self, self.json_body(), "from_preset" in self.request.arguments)
-        self.runner.assign_http(job)
+        self.runner.assign_http(job, self.request.host)
         self.platform.save_job(job)
         self.runner.start(job)
         self.write_json(present(job), 202)

@@ -5,7 +5,8 @@
 - WS ``/{id}/log_ws`` (read): binary frames of raw log bytes, ``since``/``timestamps``/
   ``separator`` query as the SDK sends them; closes once the job is finished and its log drained.
   Handshake errors carry ``X-Error`` (JSON ``{"error": ...}``), which the SDK reads;
-- ``GET /{id}/log`` (read): the same stream as chunked ``text/plain`` with ``X-Separator``.
+- ``GET /{id}/log`` (read): the same stream as chunked ``text/plain`` with ``X-Separator``;
+- WS ``attach``, ``exec``, ``port_forward/{port}``, ``top``: ``monitoring_ws``.
 
 The separator is only written between archived and live logs; the embedded platform keeps one
 log per job, so it never writes it.
@@ -21,7 +22,7 @@ from typing import Any
 
 from tornado import websocket
 
-from . import config_api, jobs_api
+from . import config_api, jobs_api, monitoring_ws
 from .base import BaseHandler
 from .runner import follow_log, parse_iso
 from .state import Platform, PlatformError
@@ -107,4 +108,5 @@ def routes(platform: Platform) -> list:
         (r"/api/v1/monitoring/capacity", CapacityHandler, kw),
         (r"/api/v1/monitoring/([^/]+)/log_ws", LogWebSocket, kw),
         (r"/api/v1/monitoring/([^/]+)/log", LogHandler, kw),
+        *monitoring_ws.routes(kw),
     ]

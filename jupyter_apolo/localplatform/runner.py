@@ -7,6 +7,10 @@ What stands in for the container:
 - **Image.** Recorded in the job, never pulled or used: the job's ``command`` (after its
   ``entrypoint``, both split with ``shlex``) runs on this machine. The platform's own Python
   environment comes first on ``PATH``, so ``python``/``apolo`` inside a job are the platform's.
+- **Isolation.** Where bubblewrap can run (``sandbox.probe``), each job runs under ``bwrap``:
+  volumes at their real ``dst_path`` (``:ro`` enforced), the platform root hidden, private
+  ``/tmp`` and home (``jobs_root/<id>/tmp``, ``jobs_root/<id>/root``); see ``sandbox``. The
+  next two points describe the fallback without it.
 - **Filesystem.** Each job gets ``jobs_root/<id>/root/``, its sandbox "``/``". Every storage
   volume's ``dst_path`` appears there as a symlink to the storage folder
   (``storage_root/<org>/<project>/<path>`` for ``storage://<cluster>/<org>/<project>/<path>``;
@@ -18,9 +22,9 @@ What stands in for the container:
   path, longest ``dst_path`` first: ``cat /data/x`` with a volume at ``/data`` runs
   ``cat <root>/data/x``.
 - **HTTP port.** A job with ``http.port`` P gets a free loopback port L: ``NEURO_JOB_HTTP_PORT=L``,
-  ``--port=P``/``--port P`` arguments become L, and ``http_url``/``http_url_named`` are
-  ``http://127.0.0.1:L``. Nothing stands in front of it: ``requires_auth`` is recorded, not
-  enforced (the port is reachable from this machine only).
+  ``--port=P``/``--port P`` arguments become L (``--ip=0.0.0.0`` becomes loopback). ``http_url``/``http_url_named`` are the job's
+  host on the platform's own port (``http://<job-id>.jobs.localhost:<port>``), where
+  ``job_proxy`` forwards to L for users with read on the job (``requires_auth``).
 - **Logs.** stdout and stderr go, unbuffered by us, to ``jobs_root/<id>/output.log`` as raw
   bytes; ``output.idx`` records ``<offset> <epoch seconds>`` per chunk read, which gives
   ``since`` and ``timestamps`` for the log stream at chunk precision.
@@ -37,22 +41,26 @@ import asyncio
 import base64
 import bisect
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import pty
 import re
+import secrets
 import shlex
+import shutil
 import signal
 import socket
 import sys
+import termios
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator
-from urllib.parse import urlsplit
 
-from . import acl
+from . import acl, sandbox
 from .state import Platform
 
 log = logging.getLogger("jupyter_apolo.localplatform.jobs")
@@ -154,14 +162,26 @@ def map_paths(text: str, mappings: list[tuple[str, str]]) -> str:
     return text
 
 
+_ALL_INTERFACES = ("0.0.0.0", "::", "*")
+_EMPTY_JUPYTER_TOKEN = re.compile(r"--(NotebookApp|ServerApp|IdentityProvider)\.token=(''|\"\")?")
+
+
 def map_port(argv: list[str], declared: int, local: int) -> list[str]:
-    """``argv`` with ``--port=<declared>`` and ``--port <declared>`` changed to ``local``."""
+    """``argv`` with ``--port=<declared>`` and ``--port <declared>`` changed to ``local``, and
+    ``--ip``/``--host`` of all interfaces (``0.0.0.0``, ``::``, ``*``, as the flow template's
+    Jupyter passes) changed to ``127.0.0.1``: the HTTP port is reached through the platform's
+    auth, never from the network."""
     out = list(argv)
     for i, arg in enumerate(out):
+        prev = out[i - 1] if i > 0 else ""
         if arg == f"--port={declared}":
             out[i] = f"--port={local}"
-        elif arg == str(declared) and i > 0 and out[i - 1] == "--port":
+        elif arg == str(declared) and prev == "--port":
             out[i] = str(local)
+        elif any(arg == f"{flag}={ip}" for flag in ("--ip", "--host") for ip in _ALL_INTERFACES):
+            out[i] = arg.split("=", 1)[0] + "=127.0.0.1"
+        elif arg in _ALL_INTERFACES and prev in ("--ip", "--host"):
+            out[i] = "127.0.0.1"
     return out
 
 
@@ -181,6 +201,7 @@ class _Live:
     stop_reason: tuple[str, str, str] | None = None  # (status, reason, description)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     wake: asyncio.Event = field(default_factory=asyncio.Event)  # life span changed or kill requested
+    terminal: int | None = None  # master fd of a ``tty`` job's pseudo-terminal (attach writes its stdin)
 
 
 class Runner:
@@ -191,7 +212,17 @@ class Runner:
 
     def __init__(self, platform: Platform):
         self.platform = platform
+        self.isolation = sandbox.probe()
+        if self.isolation.enabled:
+            log.info("job isolation: bubblewrap (%s)", self.isolation.detail)
+        else:
+            log.warning("job isolation: off, %s; jobs run as plain processes of this user (see README)",
+                        self.isolation.detail)
         self.live: dict[str, _Live] = {}
+        self.local_ports: dict[str, int] = {}  # job id -> loopback port its HTTP server listens on
+        # job id -> the secret Jupyter token given to a Jupyter job started with an empty one
+        # (``jupyter_token``); only the platform's job proxy sends it
+        self.upstream_tokens: dict[str, str] = {}
         self._tasks: set[asyncio.Task] = set()
 
     # -- lifecycle hooks -----------------------------------------------------------------------
@@ -217,13 +248,22 @@ class Runner:
 
     # -- operations ----------------------------------------------------------------------------
 
-    def assign_http(self, job: dict[str, Any]) -> None:
-        """Give a job with ``container.http`` a loopback port: sets ``http_url(_named)``."""
-        if job["container"].get("http"):
-            url = f"http://127.0.0.1:{free_port()}"
-            job["http_url"] = url
-            if job.get("name"):
-                job["http_url_named"] = url
+    def assign_http(self, job: dict[str, Any], request_host: str | None = None) -> None:
+        """Give a job with ``container.http`` a loopback port and set ``http_url(_named)``: its
+        host behind the platform's auth (``job_proxy.public_urls``) for a platform reached at
+        ``request_host`` (``host:port``); without one, the bare loopback port (unprotected)."""
+        if not job["container"].get("http"):
+            return
+        port = self.local_ports[job["id"]] = free_port()
+        if request_host:
+            from .job_proxy import public_urls
+
+            url, named = public_urls(job, request_host)
+        else:
+            url = named = f"http://127.0.0.1:{port}"
+        job["http_url"] = url
+        if job.get("name") and named:
+            job["http_url_named"] = named
 
     def start(self, job: dict[str, Any]) -> None:
         """Run the saved, pending ``job`` in the background. Failures to start (no such
@@ -265,6 +305,8 @@ class Runner:
                 self._record(live.job_id, "failed", "Error", f"Platform error: {exc}")
         finally:
             self.live.pop(live.job_id, None)
+            self.local_ports.pop(live.job_id, None)
+            self.upstream_tokens.pop(live.job_id, None)
             live.done.set()
 
     def _record(self, job_id: str, status: str, reason: str | None = None, description: str | None = None,
@@ -283,22 +325,35 @@ class Runner:
         directory = job_dir(self.platform, job["id"])
         try:
             argv, cwd, env = self._prepare(job, directory)
-            process = await asyncio.create_subprocess_exec(
-                *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
-            )
+            if job["container"].get("tty"):  # `apolo run -t`: a terminal, fed by attach
+                live.terminal, slave = pty.openpty()
+                env.setdefault("TERM", "xterm-256color")
+                try:
+                    process = await asyncio.create_subprocess_exec(
+                        *argv, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                        preexec_fn=_controlling_tty)
+                finally:
+                    os.close(slave)
+            else:
+                process = await asyncio.create_subprocess_exec(
+                    *argv, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                )
         except (OSError, ValueError) as exc:
+            _close_terminal(live)
             (directory / "output.log").write_text(f"Cannot start the job's command: {exc}\n")
             self._record(job["id"], "failed", "ContainerCannotRun", str(exc), exit_code=127)
             return
         live.process = process
         (directory / "pid").write_text(str(process.pid))
         self._record(job["id"], "running")
-        pump = asyncio.get_running_loop().create_task(_capture(process.stdout, directory))
+        output = _capture_terminal(live.terminal, directory) if live.terminal is not None else _capture(process.stdout, directory)
+        pump = asyncio.get_running_loop().create_task(output)
         code = await self._wait(live, process)
         _signal_group(process.pid, signal.SIGKILL)  # the job ends with its main process
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(pump, KILL_GRACE_SECONDS)
+        _close_terminal(live)
         if live.stop_reason:
             status, reason, description = live.stop_reason
             self._record(job["id"], status, reason, description, exit_code=code)
@@ -341,6 +396,48 @@ class Runner:
     def _prepare(self, job: dict[str, Any], directory: Path) -> tuple[list[str], Path, dict[str, str]]:
         """Build the sandbox; return ``(argv, cwd, env)``. Raises ``ValueError``/``OSError``."""
         container = job["container"]
+        argv = shlex.split(container.get("entrypoint") or "") + shlex.split(container.get("command") or "")
+        if not argv:
+            raise ValueError("the job has no command")
+        return self._in_sandbox(job, directory, argv)
+
+    def exec_context(self, job: dict[str, Any], argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
+        """``(argv, cwd, env)`` to run ``argv`` inside the running ``job`` as ``apolo exec`` does:
+        its sandbox, working directory, environment and path mapping. Raises ``ValueError``."""
+        if not argv:
+            raise ValueError("no command given: use e.g. `apolo exec JOB -- bash`")
+        inner = self._namespace_pid(job["id"])
+        if inner is not None:  # enter the job's own namespaces: same files, its processes visible
+            bwrapped, cwd, env = self._in_sandbox(job, job_dir(self.platform, job["id"]), argv)
+            assert self.isolation.nsenter
+            enter = [self.isolation.nsenter, "-t", str(inner), "-m", "-u", "-i", "-p", "--",
+                     "/bin/sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", env["PWD"], *argv]
+            return enter, cwd, env
+        return self._in_sandbox(job, job_dir(self.platform, job["id"]), argv)
+
+    def job_ptmx(self, job_id: str) -> str | None:
+        """The ``ptmx`` of a job's own ``/dev`` (for an ``exec`` terminal that the job's tools can
+        name), when ``exec`` enters its namespaces; else None."""
+        inner = self._namespace_pid(job_id)
+        return f"/proc/{inner}/root/dev/pts/ptmx" if inner is not None else None
+
+    def _namespace_pid(self, job_id: str) -> int | None:
+        """The host pid of the first process inside a bwrap'd job's namespaces (bwrap's child),
+        when this platform may enter them (``isolation.nsenter``: root and nsenter); else None."""
+        live = self.live.get(job_id)
+        if not (self.isolation.nsenter and live and live.process and live.process.returncode is None):
+            return None
+        try:
+            with open(f"/proc/{live.process.pid}/task/{live.process.pid}/children") as f:
+                children = f.read().split()
+        except OSError:
+            return None
+        return int(children[0]) if children else None
+
+    def _in_sandbox(self, job: dict[str, Any], directory: Path, argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
+        if self.isolation.enabled:
+            return self._in_bwrap(job, directory, argv)
+        container = job["container"]
         root = directory / "root"
         root.mkdir(parents=True, exist_ok=True)
         mappings = []
@@ -353,14 +450,12 @@ class Runner:
                 link.symlink_to(target, target_is_directory=True)
             mappings.append(("/" + volume["dst_path"].strip("/"), str(link)))
         mappings.sort(key=lambda m: -len(m[0]))
-        argv = shlex.split(container.get("entrypoint") or "") + shlex.split(container.get("command") or "")
-        if not argv:
-            raise ValueError("the job has no command")
         argv = [map_paths(arg, mappings) for arg in argv]
         http = container.get("http")
-        local_port = urlsplit(job["http_url"]).port if http and job.get("http_url") else None
+        local_port = self.local_ports.get(job["id"]) if http else None
         if http and local_port:
             argv = map_port(argv, int(http["port"]), local_port)
+        argv, jupyter_env = self._jupyter_token(job, argv)
         cwd = root
         if container.get("working_dir"):
             cwd = Path(map_paths(container["working_dir"], mappings))
@@ -372,7 +467,50 @@ class Runner:
         env["HOME"], env["PWD"] = str(root), str(cwd)
         env.update({k: map_paths(str(v), mappings) for k, v in container.get("env", {}).items()})
         env.update(self._job_env(job, local_port))
+        env.update(jupyter_env)
         return argv, cwd, env
+
+    def _in_bwrap(self, job: dict[str, Any], directory: Path, argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
+        """``(argv, cwd, env)`` running ``argv`` under bubblewrap (``sandbox``): volumes at their
+        real ``dst_path``, so no path mapping; ``cwd`` is the host folder bwrap starts from."""
+        container = job["container"]
+        directory.mkdir(parents=True, exist_ok=True)
+        volumes = []
+        for volume in container.get("volumes", []):
+            target = storage_path(self.platform, volume["src_storage_uri"])
+            target.mkdir(parents=True, exist_ok=True)
+            volumes.append((target, volume["dst_path"], bool(volume.get("read_only"))))
+        http = container.get("http")
+        local_port = self.local_ports.get(job["id"]) if http else None
+        if http and local_port:
+            argv = map_port(argv, int(http["port"]), local_port)
+        argv, jupyter_env = self._jupyter_token(job, argv)
+        home = sandbox.home_path()
+        inside_cwd = container.get("working_dir") or home
+        _check_command(argv[0], volumes)
+        argv = sandbox.bwrap_argv(self.isolation, job_id=job["id"], platform_root=self.platform.root,
+                                  job_folder=directory, volumes=volumes, cwd=inside_cwd, argv=argv)
+        env = {k: os.environ[k] for k in _HOST_ENV if k in os.environ and k != "TMPDIR"}
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+        env["HOME"], env["PWD"] = home, inside_cwd
+        env.update({k: str(v) for k, v in container.get("env", {}).items()})
+        env.update(self._job_env(job, local_port))
+        env.update(jupyter_env)
+        return argv, directory, env
+
+    def _jupyter_token(self, job: dict[str, Any], argv: list[str]) -> tuple[list[str], dict[str, str]]:
+        """For an HTTP job whose Jupyter is told to use no token (``--NotebookApp.token=`` and
+        the like, as the flow template and the seeded job do): ``argv`` without that option and
+        ``{"JUPYTER_TOKEN": <secret>}`` (the environment is private, argv is not), the secret kept
+        in ``upstream_tokens`` for the job proxy. The server then answers only the platform's
+        proxy, which admits users with read on the job. Otherwise ``(argv, {})``."""
+        if not job["container"].get("http") or job["id"] not in self.local_ports:
+            return argv, {}
+        kept = [arg for arg in argv if not _EMPTY_JUPYTER_TOKEN.fullmatch(arg)]
+        if len(kept) == len(argv):
+            return argv, {}
+        secret = self.upstream_tokens.setdefault(job["id"], secrets.token_hex(24))
+        return kept, {"JUPYTER_TOKEN": secret}
 
     def _job_env(self, job: dict[str, Any], local_port: int | None) -> dict[str, str]:
         """The ``NEURO_JOB_*`` variables of reference §2.8."""
@@ -389,6 +527,70 @@ class Runner:
         if job.get("preset_name"):
             env["NEURO_JOB_PRESET"] = job["preset_name"]
         return env
+
+
+def _check_command(command: str, volumes: list[tuple[Path, str, bool]]) -> None:
+    """Raise ``FileNotFoundError`` (as exec would) when ``command`` cannot be found inside the
+    sandbox: on ``PATH``, or as a path on the host's read-only view or under a volume."""
+    if "/" not in command:
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", os.defpath)])
+        if shutil.which(command, path=path):
+            return
+    else:
+        for source, dst, _ in volumes:
+            dst = "/" + dst.strip("/")
+            if command == dst or command.startswith(dst + "/"):
+                if (source / command[len(dst):].lstrip("/")).exists():
+                    return
+                break
+        else:
+            if not os.path.isabs(command) or os.path.exists(command):
+                return
+    raise FileNotFoundError(2, "No such file or directory", command)
+
+
+def _controlling_tty() -> None:
+    """In the child, after ``setsid``: make the pty on stdin its controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def _close_terminal(live: _Live) -> None:
+    if live.terminal is not None:
+        with contextlib.suppress(OSError):
+            os.close(live.terminal)
+        live.terminal = None
+
+
+async def _capture_terminal(master: int, directory: Path) -> None:
+    """Copy what a ``tty`` job writes to its terminal into ``output.log`` (``_capture``'s index)
+    until every holder of the terminal has closed it (EIO)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def readable() -> None:
+        try:
+            data = os.read(master, CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(master)
+        queue.put_nowait(data)
+
+    os.set_blocking(master, False)
+    loop.add_reader(master, readable)
+    try:
+        with open(directory / "output.log", "ab") as out, open(directory / "output.idx", "a") as idx:
+            offset = out.tell()
+            while chunk := await queue.get():
+                out.write(chunk)
+                out.flush()
+                idx.write(f"{offset} {time.time():.6f}\n")
+                idx.flush()
+                offset += len(chunk)
+    finally:
+        loop.remove_reader(master)
 
 
 async def _capture(stream: asyncio.StreamReader | None, directory: Path) -> None:
@@ -454,13 +656,14 @@ class LogIndex:
 
 
 async def follow_log(platform: Platform, job_id: str, *, since: datetime | None = None, timestamps: bool = False,
-                     poll_seconds: float = 0.2) -> AsyncIterator[bytes]:
+                     poll_seconds: float = 0.2, from_end: bool = False) -> AsyncIterator[bytes]:
     """The job's log as raw byte chunks, following it until the job is finished and its log
     drained (mon ``log_ws``). ``since``: only chunks written at or after it; ``timestamps``:
-    each line prefixed with ``<ISO time> `` (chunk precision)."""
+    each line prefixed with ``<ISO time> `` (chunk precision); ``from_end``: only what is
+    written from now on (``attach``)."""
     directory = job_dir(platform, job_id)
     index = LogIndex(directory / "output.idx")
-    offset = 0
+    offset = _size(directory / "output.log") if from_end else 0
     if since is not None:
         index.refresh()
         start = index.offset_since(since.timestamp())

@@ -5,6 +5,9 @@
 - ``storage/<org>/<project>/...``: the storage service's files;
 - ``jobs/<job-id>/``: each job's sandbox and captured log.
 
+Everything under the root is private to the OS user: files 0600 and folders 0700 (the
+database holds job envs with passed-config tokens), whatever the umask (``make_private``).
+
 The object is used from the tornado loop thread only; SQLite calls are short and synchronous.
 """
 
@@ -15,6 +18,7 @@ import os
 import re
 import secrets
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -78,6 +82,22 @@ CREATE INDEX IF NOT EXISTS flow_records_by_parent ON flow_records (kind, parent,
 CREATE INDEX IF NOT EXISTS flow_records_by_project ON flow_records (flow_project);
 """
 
+# Every table ``effective_grants`` reads bumps ``acl_version`` on any change, from any process
+# (the CLI's ``token``/``add-project-user`` write while the platform serves): the cached
+# permission trees are valid while it stays the same.
+ACL_TABLES = ("principals", "projects", "members", "permissions")
+ACL_VERSION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS acl_version (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO acl_version (id, n) VALUES (0, 0);
+""" + "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {table}_{event.lower()}_acl AFTER {event} ON {table} "
+    "BEGIN UPDATE acl_version SET n = n + 1 WHERE id = 0; END;\n"
+    for table in ACL_TABLES for event in ("INSERT", "UPDATE", "DELETE")
+)
+DB_NAME = "platform.db"  # and its -wal, -shm
+_TREE_CACHE_SIZE = 256  # principals whose permission tree is kept between requests
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+
 PROJECT_ROLES = {"reader": "read", "writer": "write", "manager": "manage", "admin": "manage"}
 # Schemes a project member gets on ``<scheme>://<cluster>/<org>/<project>``.
 PROJECT_SCHEMES = ("storage", "job", "image", "secret", "disk", "blob", "flow")
@@ -117,18 +137,26 @@ class Platform:
         self.root = Path(root).resolve()
         self.cluster = cluster
         self.org = org
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(PRIVATE_DIR, parents=True, exist_ok=True)
         self.storage_root = self.root / "storage"
         self.jobs_root = self.root / "jobs"
-        self.storage_root.mkdir(exist_ok=True)
-        self.jobs_root.mkdir(exist_ok=True)
-        (self.storage_root / org).mkdir(exist_ok=True)
+        self.storage_root.mkdir(PRIVATE_DIR, exist_ok=True)
+        self.jobs_root.mkdir(PRIVATE_DIR, exist_ok=True)
+        (self.storage_root / org).mkdir(PRIVATE_DIR, exist_ok=True)
         self.secret = self._load_secret()
-        self.db = sqlite3.connect(self.root / "platform.db", isolation_level=None, check_same_thread=False)
+        # SQLite creates the WAL and SHM files with the database file's mode: make that 0600 first.
+        # (Only when missing: closing a descriptor of an open database drops this process's locks.)
+        try:
+            os.close(os.open(self.root / DB_NAME, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE))
+        except FileExistsError:
+            pass
+        self.db = sqlite3.connect(self.root / DB_NAME, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self.db.executescript(ACL_VERSION_SCHEMA)
+        self._trees: dict[str, tuple[int, acl.PermissionTree]] = {}
 
     def _load_secret(self) -> bytes:
         path = self.root / "secret"
@@ -216,7 +244,7 @@ class Platform:
             self.db.execute(
                 "INSERT OR REPLACE INTO members (project, user, role) VALUES (?, ?, 'admin')", (project, owner)
             )
-        (self.storage_root / self.org / project).mkdir(parents=True, exist_ok=True)
+        (self.storage_root / self.org / project).mkdir(PRIVATE_DIR, parents=True, exist_ok=True)
 
     def add_project_user(self, project: str, user: str, role: str = "writer") -> None:
         """Make ``user`` a member of ``project`` with ``role`` (reader|writer|manager|admin),
@@ -274,50 +302,90 @@ class Platform:
                     role = uri[len("role://"):].strip("/")
                     if self.principal_kind(role) == "role":
                         todo.append(role)
+                    elif project := acl.project_role(role):  # role://<owner>/projects/<project> (issue 15)
+                        member = {p["name"]: p["role"] for p in self.projects_of(project[0])}.get(project[1])
+                        out.extend(acl.project_role_grants(member, PROJECT_SCHEMES, f"{self.cluster}/{self.org}/{project[1]}"))
         return out
 
     def tree(self, principal: str) -> acl.PermissionTree:
-        """A ``PermissionTree`` of ``principal``'s effective grants (build once per request)."""
-        return acl.PermissionTree(self.effective_grants(principal))
+        """A ``PermissionTree`` of ``principal``'s effective grants, shared between requests
+        until any grant, role, user or membership changes (``acl_version``): read it, never
+        ``add`` to it. Costs one SQLite lookup when cached, one pass over the grants otherwise."""
+        version = self.db.execute("SELECT n FROM acl_version WHERE id = 0").fetchone()[0]
+        cached = self._trees.get(principal)
+        if cached and cached[0] == version:
+            return cached[1]
+        tree = acl.PermissionTree(self.effective_grants(principal))
+        if len(self._trees) >= _TREE_CACHE_SIZE:
+            self._trees.clear()  # changes clear it anyway; this only bounds memory
+        self._trees[principal] = (version, tree)
+        return tree
 
     def grant(self, principal: str, uri: str, action: str, *, by: str) -> str:
         """Grant ``action`` on ``uri`` to ``principal`` on behalf of ``by``; returns the
         principal's effective action on ``uri`` afterwards (may be higher than asked).
 
-        Raises ``PlatformError`` 404 for an unknown principal, 403 when ``by`` lacks ``manage``
-        on ``uri``, 400 for a bad action or URI.
+        Raises ``PlatformError`` as ``grant_many`` does.
         """
-        if action not in ("read", "write", "manage"):
-            raise PlatformError(400, f"Invalid action {action!r}: use read, write or manage")
-        _check_uri(uri)
-        if not self.principal_kind(principal):
+        return self.grant_many(principal, [(uri, action)], by=by)[0]
+
+    def grant_many(self, principal: str, grants: list[tuple[str, str]], *, by: str) -> list[str]:
+        """Grant each ``(uri, action)`` to ``principal`` on behalf of ``by``, all or none, in one
+        transaction and in time linear in ``len(grants)``; returns the principal's effective
+        action on each URI once all are applied (may be higher than asked).
+
+        Raises ``PlatformError`` 404 for an unknown principal, 400 for a bad action or URI,
+        403 (``missing``: the first URI) when ``by`` lacks ``manage`` on a URI.
+        """
+        if grants and not self.principal_kind(principal):
             raise PlatformError(404, f'user "{principal}" was not found')
-        if not self.tree(by).allows(uri, "manage"):
-            raise PlatformError(403, f"Not enough permissions: manage on {uri} is required", missing=[{"uri": uri, "action": "manage"}])
-        current = self.db.execute(
-            "SELECT action FROM permissions WHERE principal = ? AND uri = ?", (principal, uri)
-        ).fetchone()
-        stored = acl.max_action(current["action"] if current else None, action)
-        self.db.execute(
-            "INSERT OR REPLACE INTO permissions (principal, uri, action, granted_by) VALUES (?, ?, ?, ?)",
-            (principal, uri, stored, by),
-        )
-        return self.tree(principal).action_for(uri)
+        for uri, action in grants:
+            if action not in ("read", "write", "manage"):
+                raise PlatformError(400, f"Invalid action {action!r}: use read, write or manage")
+            _check_uri(uri)
+        self._require_manage(by, [uri for uri, _ in grants])
+        wanted: dict[str, str] = {}
+        for uri, action in grants:
+            wanted[uri] = acl.max_action(wanted.get(uri), action) or action
+        with self.db:
+            self.db.execute("BEGIN")
+            held = dict(self.db.execute(
+                "SELECT uri, action FROM permissions WHERE principal = ?", (principal,)).fetchall())
+            self.db.executemany(
+                "INSERT OR REPLACE INTO permissions (principal, uri, action, granted_by) VALUES (?, ?, ?, ?)",
+                [(principal, uri, acl.max_action(held.get(uri), action), by) for uri, action in wanted.items()],
+            )
+        tree = self.tree(principal)
+        return [tree.action_for(uri) for uri, _ in grants]
 
     def revoke(self, principal: str, uri: str, *, by: str) -> None:
-        """Remove ``principal``'s own grant on exactly ``uri``.
+        """Remove ``principal``'s own grant on exactly ``uri``; raises as ``revoke_many`` does."""
+        self.revoke_many(principal, [uri], by=by)
 
-        Raises ``PlatformError`` 404 unknown principal, 403 without manage, 400
-        ``Operation has no effect`` when there is no such grant (as platform-auth answers).
+    def revoke_many(self, principal: str, uris: list[str], *, by: str) -> None:
+        """Remove ``principal``'s own grants on exactly ``uris``, all or none, in one transaction.
+
+        Raises ``PlatformError`` 404 unknown principal, 400 bad URI, 403 without manage, 400
+        ``Operation has no effect`` when one URI holds no such grant (as platform-auth answers).
         """
-        _check_uri(uri)
+        for uri in uris:
+            _check_uri(uri)
         if not self.principal_kind(principal):
             raise PlatformError(404, f'user "{principal}" was not found')
-        if not self.tree(by).allows(uri, "manage"):
-            raise PlatformError(403, f"Not enough permissions: manage on {uri} is required", missing=[{"uri": uri, "action": "manage"}])
-        cur = self.db.execute("DELETE FROM permissions WHERE principal = ? AND uri = ?", (principal, uri))
-        if cur.rowcount == 0:
-            raise PlatformError(400, "Operation has no effect")
+        self._require_manage(by, uris)
+        with self.db:
+            self.db.execute("BEGIN")
+            for uri in dict.fromkeys(uris):
+                cur = self.db.execute("DELETE FROM permissions WHERE principal = ? AND uri = ?", (principal, uri))
+                if cur.rowcount == 0:
+                    raise PlatformError(400, "Operation has no effect")  # rolls back the others
+
+    def _require_manage(self, user: str, uris: list[str]) -> None:
+        tree = self.tree(user)
+        for uri in uris:
+            if not tree.allows(uri, "manage"):
+                raise PlatformError(403, f"Not enough permissions: manage on {uri} is required",
+                                    missing=[{"uri": uri, "action": "manage"}])
 
     def shared_by(self, user: str, prefix: str | None = None) -> list[dict[str, str]]:
         """Grants to other principals on URIs ``user`` manages: ``[{"uri","action","user"}]``,
@@ -367,6 +435,53 @@ def _check_uri(uri: str) -> None:
         raise PlatformError(400, str(exc)) from None
     if not scheme.isalpha():
         raise PlatformError(400, f"Invalid URI scheme in {uri!r}")
+
+
+def make_private(root: str | os.PathLike[str]) -> int:
+    """Drop group and other bits from every file and folder below a platform ``root`` (and
+    ``root``), for data an older version or a looser umask left readable to others; symlinks
+    are neither followed nor changed. Each entry is opened ``O_NOFOLLOW`` and changed through
+    its descriptor, so an entry swapped for a symlink meanwhile is left alone. The database
+    files are changed by name, never opened: closing a descriptor of a file drops every SQLite
+    lock this process holds on it. Returns how many modes changed; entries that vanish or
+    cannot be opened are skipped."""
+    if not os.path.isdir(root):
+        return 0  # a first start: Platform() creates it private
+    changed = 0
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    top = True
+    for _, _, files, dir_fd in os.fwalk(root, follow_symlinks=False):
+        changed += _private(dir_fd)
+        for name in files:
+            if top and name.startswith(DB_NAME):
+                changed += _private_by_name(name, dir_fd)
+                continue
+            try:
+                fd = os.open(name, flags, dir_fd=dir_fd)
+            except OSError:  # a symlink (ELOOP), gone, or unreadable to its owner
+                continue
+            try:
+                changed += _private(fd)
+            finally:
+                os.close(fd)
+        top = False
+    return changed
+
+
+def _private_by_name(name: str, dir_fd: int) -> int:
+    st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
+        os.chmod(name, stat.S_IMODE(st.st_mode) & 0o700, dir_fd=dir_fd)
+        return 1
+    return 0
+
+
+def _private(fd: int) -> int:
+    mode = os.fstat(fd).st_mode
+    if mode & 0o077:
+        os.fchmod(fd, stat.S_IMODE(mode) & 0o700)  # the owner's bits kept, group and other dropped
+        return 1
+    return 0
 
 
 def _uri_has_prefix(uri: str, prefix: str) -> bool:

@@ -41,8 +41,10 @@ DEFER_ERRORS_BELOW = 16 * 1024 * 1024  # bytes of request body read before an ea
 MAX_UPLOAD = 1 << 40  # bytes; a streamed body is never buffered, so only the disk limits it
 NDJSON = "application/x-ndjson"
 CONDITIONAL = ("If-Match", "If-None-Match", "If-Range", "If-Unmodified-Since")
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# At most 30 digits: int() of a 5,000-digit number raises (sys.get_int_max_str_digits).
+_CONTENT_RANGE = re.compile(r"bytes (\d{1,30})-(\d{1,30})/(\d{1,30}|\*)")
+_RANGE = re.compile(r"bytes=(\d{0,30})-(\d{0,30})")
+MAX_OFFSET = 2**63 - 1  # bytes: off_t; a WRITE ending beyond it is refused (EFBIG)
 
 
 class RangeNotSatisfiable(PlatformError):
@@ -84,7 +86,7 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
     for anything else or a range outside the file (aiohttp, which the platform runs on, does too)."""
     m = _RANGE.fullmatch(header.strip())
     if not m or not (m[1] or m[2]):
-        raise RangeNotSatisfiable(f"Invalid Range {header!r}: use one range, bytes=START-[END] or bytes=-SUFFIX", size)
+        raise RangeNotSatisfiable(f"Invalid Range {header[:100]!r}: use one range, bytes=START-[END] or bytes=-SUFFIX", size)
     if not m[1]:
         suffix = int(m[2])
         if suffix == 0 or size == 0:
@@ -120,6 +122,7 @@ class StorageHandler(BaseHandler):
     """One handler for every storage operation; ``?op=`` (case-insensitive) picks it."""
 
     SUPPORTED_METHODS = ("GET", "HEAD", "PUT", "PATCH", "POST", "DELETE")
+    max_body_bytes = None  # streamed to disk (CREATE/WRITE); other ops read and drop theirs
     fs: ConfinedFS
 
     def initialize(self, platform: Platform, fs: ConfinedFS) -> None:  # type: ignore[override]
@@ -196,6 +199,9 @@ class StorageHandler(BaseHandler):
         m = _CONTENT_RANGE.fullmatch(headers.get("Content-Range", "").strip())
         if not m or int(m[2]) < int(m[1]):
             raise PlatformError(400, "WRITE needs a Content-Range header: bytes START-END/* (END inclusive)")
+        if int(m[2]) >= MAX_OFFSET:
+            raise PlatformError(400, f"Content-Range {m[0]!r} ends beyond the largest file offset ({MAX_OFFSET})",
+                                errno="EFBIG")
         self.expected = int(m[2]) - int(m[1]) + 1
         if headers.get("Content-Length", str(self.expected)) != str(self.expected):
             raise PlatformError(400, f"Content-Length {headers['Content-Length']} does not match "
@@ -209,7 +215,11 @@ class StorageHandler(BaseHandler):
 
     def data_received(self, chunk: bytes) -> None:
         if self.sink is not None:
-            self.sink.write(chunk)
+            try:
+                self.sink.write(chunk)
+            except OSError as exc:  # disk full, file too large: answered (400 + errno) once the body is read
+                self.deferred = exc
+                self.drop_sink()
 
     def on_connection_close(self) -> None:
         self.drop_sink()
@@ -235,13 +245,15 @@ class StorageHandler(BaseHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         for name, value in getattr(exc, "headers", {}).items():
             self.set_header(name, value)
-        if self.close_after_error:
+        if self.close_after_error or status_code == 405:
+            # 405 (a method not in SUPPORTED_METHODS) is raised before prepare, so before the body
+            # is read: tornado then drops the connection, which the client must not reuse.
             self.set_header("Connection", "close")
         super().write_error(status_code, **kwargs)
 
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
         if isinstance(value, OSError):  # an answer (400 + errno), not a fault
-            log.info("storage %s %s: %s", self.op, display(self.segments), value)
+            log.info("storage %s %s: %s", self.op, display(self.segments)[:300], value)
             return
         super().log_exception(typ, value, tb)
 

@@ -20,6 +20,7 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO a job left in storage must not hang the server.
 FILE_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 UPLOAD_PREFIX = ".apolo-upload-"  # in-progress CREATE bodies; hidden from listings
+FILE_MODE, DIR_MODE = 0o600, 0o700  # storage is private to the platform's OS user, whatever the umask
 
 
 def _refuse_symlink(exc: OSError, name: str) -> OSError:
@@ -55,7 +56,7 @@ class ConfinedFS:
             for seg in segments:
                 if create:
                     try:
-                        os.mkdir(seg, dir_fd=fd)
+                        os.mkdir(seg, DIR_MODE, dir_fd=fd)
                     except FileExistsError:
                         pass
                 try:
@@ -253,7 +254,7 @@ class Upload:
             except FileNotFoundError:
                 pass
             self.tmp = UPLOAD_PREFIX + secrets.token_hex(8)
-            self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | FILE_FLAGS, 0o666, dir_fd=self.dir_fd)
+            self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | FILE_FLAGS, FILE_MODE, dir_fd=self.dir_fd)
         except BaseException:
             os.close(self.dir_fd)
             raise

@@ -5,10 +5,14 @@ In ``{user}`` path segments a ``/`` is written ``:`` (``alice:roles:team``).
 
 from __future__ import annotations
 
+import json
 from urllib.parse import unquote
 
+from . import acl
 from .base import BaseHandler
 from .state import Platform, PlatformError
+
+_PERMISSIONS_SHAPE = 'Expected a JSON list [{"uri": "<scheme>://...", "action": "read|write|manage"}]'
 
 
 def _principal(segment: str) -> str:
@@ -58,33 +62,19 @@ class PermissionsHandler(UserHandlerBase):
         self.write_json(entries)
 
     def post(self, segment: str) -> None:
+        """Grant every listed permission, all or none, in one transaction (``grant_many``)."""
         name = _principal(segment)
-        body = self.json_body()
-        if not isinstance(body, list) or not all(
-            isinstance(p, dict) and isinstance(p.get("uri"), str) and isinstance(p.get("action"), str) for p in body
-        ):
-            raise PlatformError(400, 'Expected a JSON list [{"uri": ..., "action": ...}]')
-        # validate all first: no half-applied share
-        for p in body:
-            if not self.platform.principal_kind(name):
-                raise PlatformError(404, f'user "{name}" was not found')
-            if p["action"] not in ("read", "write", "manage"):
-                raise PlatformError(400, f"Invalid action {p['action']!r}: use read, write or manage")
-            if not self.platform.tree(self.user).allows(p["uri"], "manage"):
-                raise PlatformError(403, f"Not enough permissions: manage on {p['uri']} is required",
-                                    missing=[{"uri": p["uri"], "action": "manage"}])
-        result = [
-            {"uri": p["uri"], "action": self.platform.grant(name, p["uri"], p["action"], by=self.user)} for p in body
-        ]
-        self.write_json(result, 201)
+        body = permission_list(self.json_body())
+        actions = self.platform.grant_many(name, [(p["uri"], p["action"]) for p in body], by=self.user)
+        self.write_json([{"uri": p["uri"], "action": a} for p, a in zip(body, actions)], 201)
 
     def delete(self, segment: str) -> None:
+        """Revoke the grant on each ``?uri=``, all or none (``revoke_many``)."""
         name = _principal(segment)
         uris = self.get_query_arguments("uri")
         if not uris:
             raise PlatformError(400, "Missing 'uri' query parameter")
-        for uri in uris:
-            self.platform.revoke(name, uri, by=self.user)
+        self.platform.revoke_many(name, uris, by=self.user)
         self.set_status(204)
         self.finish()
 
@@ -98,9 +88,7 @@ class SharedHandler(UserHandlerBase):
 class CheckHandler(UserHandlerBase):
     def post(self, segment: str) -> None:
         name = self.target(segment)
-        body = self.json_body()
-        if not isinstance(body, list):
-            raise PlatformError(400, 'Expected a JSON list [{"uri": ..., "action": ...}]')
+        body = permission_list(self.json_body(), acl.ACTIONS)
         tree = self.platform.tree(name)
         missing = [p for p in body if not tree.allows(p["uri"], p["action"])]
         if missing:
@@ -119,10 +107,41 @@ class SubrolesHandler(UserHandlerBase):
         self.write_json({"subroles": roles})
 
 
+def permission_list(body: object, actions: tuple[str, ...] = ("read", "write", "manage")) -> list[dict]:
+    """``body`` checked as ``[{"uri": "<scheme>://...", "action": <one of actions>}]``.
+    Raises ``PlatformError(400)`` naming the first bad entry."""
+    if not isinstance(body, list):
+        raise PlatformError(400, _PERMISSIONS_SHAPE)
+    for p in body:
+        if not (isinstance(p, dict) and isinstance(p.get("uri"), str) and isinstance(p.get("action"), str)):
+            raise PlatformError(400, f"{_PERMISSIONS_SHAPE}, not {json_excerpt(p)}")
+        if p["action"] not in actions:
+            raise PlatformError(400, f"Invalid action {p['action'][:40]!r}: use {', '.join(actions)}")
+        parse_uri(p["uri"])
+    return body
+
+
+def parse_uri(uri: str) -> tuple[str, list[str]]:
+    """``acl.split_uri``, with ``PlatformError(400)`` for a URI without ``scheme://``."""
+    try:
+        return acl.split_uri(uri)
+    except ValueError:
+        raise PlatformError(400, f"Invalid URI {uri[:100]!r}: expected <scheme>://<path>, "
+                            "e.g. storage://<cluster>/<org>/<project>/<path>") from None
+
+
+def json_excerpt(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _filter(entries: list[dict], uri: str, tree) -> list[dict]:
     if uri.endswith(":") and "//" not in uri:  # "storage:" = everything of that scheme
         return [e for e in entries if e["uri"].startswith(uri + "//")]
-    prefix = uri.rstrip("/")
+    scheme, segments = parse_uri(uri)
+    if not segments:  # "storage://" = everything of that scheme too
+        return [e for e in entries if e["uri"].startswith(f"{scheme}://")]
+    prefix = f"{scheme}://" + "/".join(segments)
     below = [e for e in entries if e["uri"] == prefix or e["uri"].startswith(prefix + "/")]
     action = tree.action_for(prefix)
     if action not in ("deny", "list") and not any(e["uri"] == prefix for e in below):

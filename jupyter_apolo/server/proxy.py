@@ -4,31 +4,44 @@ and the current cluster's ``{storage_url}/<org>/<project>/<path>`` with the plat
 
 Safety rules (design.md "The browser never holds a platform token"):
 
-- only allow-listed calls go through (``c.ApoloServer.api_allow`` / ``storage_allow``);
+- only allow-listed calls go through (``c.ApoloServer.api_allow`` / ``storage_allow``), checked on
+  the storage operation the platform will run (``client.storage_ops``: ``?OP=``, bare ``?LISTSTATUS``
+  keys and two operation names are refused, never guessed);
 - the path is forwarded as received, after refusing empty segments (``//host``), ``.``/``..``
-  (also percent-encoded) and encoded slashes/backslashes, so it can never leave the base URL;
+  (also percent-encoded) and encoded slashes/backslashes, so it can never leave the base URL; the
+  exact URL the HTTP client will send must have the path and query that were checked, so a raw
+  ``#`` (which would cut the path and query there) or anything else it would re-read is a 400;
+- GET/HEAD/DELETE carry no body upstream (the platform reads none there): one that comes with a
+  body is answered 400 instead of forwarding a ``Content-Length`` with nothing behind it;
+- each Jupyter user holds at most ``c.ApoloServer.max_connections_per_user`` upstream connections:
+  a client that stops reading cannot starve the others; waiting too long for a free connection
+  is a 429/503 naming the limit, never the 504 of a platform that did not answer;
 - only a few request headers go upstream (never the Jupyter cookie or token), hop-by-hop and
   cookie headers never come back, upstream redirects are refused (never followed);
 - bodies stream chunk by chunk both ways with back-pressure (constant memory); a client that
-  disconnects cancels the upstream request.
+  disconnects cancels the upstream request;
+- log lines are clipped (``loggable``: a 1 MiB platform error is one short line) and never hold a token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from functools import lru_cache
-from typing import AsyncIterator
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import AsyncIterator, cast
+from urllib.parse import unquote, urlsplit
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import ensure_async
 from tornado import web
+from tornado.http1connection import HTTP1Connection
 from tornado.iostream import StreamClosedError
 
 from ..client import ApoloError, AsyncApolo
-from ..client.relay import Upstream
-from .base import AUTH_RESOURCE, ApoloHandler, JSONError
+from ..client.relay import Upstream, UpstreamBusy, check_url_parts, exact_url
+from ..client.storage_ops import storage_operation
+from .base import AUTH_RESOURCE, ApoloHandler, JSONError, error_answer
 
 #: RFC 7230 §6.1 hop-by-hop headers, plus what must not cross the proxy in either direction.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
@@ -39,9 +52,25 @@ DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"set-cookie", "www-authenticate", "loca
 #: and Accept-Encoding, because the body is relayed as the platform encoded it.
 FORWARDED_REQUEST_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "Content-Range", "Range", "Content-Length")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-#: Storage operation a method means when ``?op=`` is absent (reference §4.1, ★ column).
-DEFAULT_OP = {"GET": "OPEN", "HEAD": "OPEN", "PUT": "CREATE", "PATCH": "WRITE", "POST": "RENAME", "DELETE": "DELETE"}
 QUEUED_CHUNKS = 4  # request-body chunks buffered between browser and platform (tornado reads 64 KiB each)
+#: Most of a body read (and discarded) on GET/HEAD/DELETE before answering 400 (bytes): reading it
+#: keeps the answer deliverable on a reused connection; a larger one is cut by tornado (400).
+REFUSED_BODY_LIMIT = 64 * 1024
+LOG_LIMIT = 300  # characters of one message in a log line
+_BEARER = re.compile(r"(?i)\b(bearer|token)([\s=:]+)[A-Za-z0-9._~+/=-]{8,}")
+
+
+def loggable(text: object, secrets: tuple[str, ...] = (), limit: int = LOG_LIMIT) -> str:
+    """``text`` fit for one log line: each of ``secrets`` and anything shaped like
+    ``Bearer <token>`` / ``token=<token>`` replaced by ``<redacted>``, line breaks escaped, and at
+    most ``limit`` characters kept (then ``... (N more characters)``)."""
+    out = str(text)
+    for secret in secrets:
+        if secret:
+            out = out.replace(secret, "<redacted>")
+    out = _BEARER.sub(lambda m: f"{m[1]}{m[2]}<redacted>", out)
+    out = out.replace("\r", "\\r").replace("\n", "\\n")
+    return out if len(out) <= limit else f"{out[:limit]}... ({len(out) - limit} more characters)"
 
 
 def checked_subpath(raw: str) -> str:
@@ -84,15 +113,14 @@ def api_allowed(method: str, path: str, entries: tuple[str, ...]) -> bool:
     return any(m == method and rx.fullmatch(path) for m, rx in _api_rules(entries))
 
 
-def storage_op(method: str, query: str) -> str:
-    """The storage operation of a request: its ``?op=`` (case-insensitive) or the method's default.
-
-    Raises ``JSONError(400)`` for more than one ``op`` (the platform's "Ambiguous operations").
-    """
-    ops = [v for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() == "op"]
-    if len(ops) > 1:
-        raise JSONError(400, "Ambiguous operations: give one ?op= per request.")
-    return (ops[0] if ops else DEFAULT_OP.get(method, "")).upper()
+def platform_answer(exc: BaseException) -> BaseException:
+    """The JSON answer for an error of a proxied call: the base handler's (``error_answer``), but
+    an answer the platform gave keeps the platform's status (a proxy relays, never re-judges: the
+    platform's 400 "no such job" stays a 400 although the client reads it as not found)."""
+    answer = error_answer(exc)
+    if answer is None or not isinstance(exc, ApoloError) or exc.status is None:
+        return exc
+    return JSONError(exc.status, answer.message, **answer.extra)
 
 
 @web.stream_request_body
@@ -101,19 +129,24 @@ class ProxyHandler(ApoloHandler):
 
     Answers: the platform's status, headers (minus hop-by-hop/cookies) and body, streamed;
     upstream errors as ``{"error": <platform message>, ...}`` with the platform's status;
-    403 JSON for a call outside the allow-list, 400 for an unsafe path, 502 when the platform
-    is unreachable or redirects, 504 when it is too slow (``c.ApoloServer.request_timeout``).
+    403 JSON for a call outside the allow-list, 400 for an unsafe path or query or a body on
+    GET/HEAD/DELETE, 429/503 ``{"error", "limit", "setting"}`` when no upstream connection became
+    free in time (``c.ApoloServer.max_connections_per_user`` / ``max_connections``), 502 when the
+    platform is unreachable or redirects, 504 when it did not answer in time
+    (``c.ApoloServer.request_timeout``, ``connect_timeout``).
     """
 
     _exchange: asyncio.Future | None = None
     _body: asyncio.Queue | None = None
+    _refused: JSONError | None = None
 
     def initialize(self, connection, prefix: str) -> None:  # type: ignore[override]
         """``prefix``: the route's fixed part, e.g. ``/a%40b/apolo/api/v1/`` (still percent-encoded)."""
         super().initialize(connection)
         self.prefix = prefix
 
-    async def upstream_url(self, api: AsyncApolo, path: str) -> str:
+    async def upstream_base(self, api: AsyncApolo) -> str:
+        """The platform URL (absolute, no trailing ``/``) the checked path is appended to."""
         raise NotImplementedError
 
     def check_allowed(self, method: str, path: str) -> None:
@@ -134,11 +167,36 @@ class ProxyHandler(ApoloHandler):
         if not raw.startswith(self.prefix):
             raise JSONError(400, f"Refused path {raw!r}: expected it under {self.prefix!r}.")
         path = checked_subpath(raw[len(self.prefix):])
+        check_url_parts(path, self.request.query)  # early (InvalidInput: 400); exact_url checks the real URL again
         self.check_allowed(method, path)
+        if method not in BODY_METHODS and self._has_body():
+            # Answered once the body is read (data_received discards it), so a client that
+            # reuses its connection still gets the answer.
+            self._limit_body(REFUSED_BODY_LIMIT)
+            self._refused = JSONError(400, f"Refused {method} with a request body: the platform reads no body on "
+                                           f"{method}. Send the request without one (no body, no Content-Length).")
+            return
         if method in BODY_METHODS:
-            self.request.connection.set_max_body_size(self.connection.settings.max_upload_bytes)
+            self._limit_body(self.connection.settings.max_upload_bytes)
             self._body = asyncio.Queue(maxsize=QUEUED_CHUNKS)
         self._exchange = asyncio.ensure_future(self._forward(method, path))
+
+    def _limit_body(self, limit: int) -> None:
+        """Most bytes of request body tornado reads for this request (more: it answers 400)."""
+        cast(HTTP1Connection, self.request.connection).set_max_body_size(limit)
+
+    def _has_body(self) -> bool:
+        headers = self.request.headers
+        return headers.get("Content-Length", "0").strip() not in ("0", "") or "Transfer-Encoding" in headers
+
+    def client_key(self) -> str:
+        """Whose share of upstream connections this call uses: the Jupyter user, or for a call
+        authenticated by a token (the server's shared token gives every holder a fresh anonymous
+        user), that token's digest: everyone holding one token is one client."""
+        if self.token_authenticated:
+            token = self.identity_provider.get_token(self) or ""
+            return "token " + hashlib.sha256(token.encode()).hexdigest()[:16]
+        return "user " + (self.current_user.username if self.current_user else "")
 
     async def data_received(self, chunk: bytes) -> None:
         if self._body is not None and self._exchange is not None and not self._exchange.done():
@@ -161,6 +219,8 @@ class ProxyHandler(ApoloHandler):
             self._exchange.cancel()
 
     async def _complete(self) -> None:
+        if self._refused is not None:
+            raise self._refused
         assert self._exchange is not None
         if self._body is not None and not self._exchange.done():
             await self._feed(None)
@@ -182,13 +242,13 @@ class ProxyHandler(ApoloHandler):
 
     async def _forward(self, method: str, path: str) -> None:
         api, relay = await self.connection.clients()
-        url = await self.upstream_url(api, path)
-        if self.request.query:
-            url = f"{url}?{self.request.query}"
+        url = exact_url(await self.upstream_base(api), path, self.request.query)  # InvalidInput: 400
         headers = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := self.request.headers.get(k)) is not None}
+        if self._body is None:
+            headers.pop("Content-Length", None)
         body = self._request_body() if self._body is not None else None
         try:
-            async with relay.exchange(method, url, headers=headers, body=body) as upstream:
+            async with relay.exchange(method, url, headers=headers, body=body, client=self.client_key()) as upstream:
                 self._relay_head(upstream, path)
                 relayed = 0
                 async for chunk in upstream.chunks():
@@ -196,9 +256,11 @@ class ProxyHandler(ApoloHandler):
                     relayed += len(chunk)
                     if upstream.length is None or relayed < upstream.length:  # the last chunk goes with finish()
                         await self.flush()  # back-pressure: wait until the browser's socket takes it
-        except (ApoloError, JSONError):
+        except UpstreamBusy as exc:
+            raise JSONError(exc.status or 503, exc.message, limit=exc.limit, setting=exc.setting) from None
+        except (ApoloError, JSONError) as exc:
             if not self._headers_written:
-                raise  # becomes a JSON error answer
+                raise platform_answer(exc) from None  # becomes a JSON error answer
             self._abort("the platform connection failed mid-response")
             return
         except StreamClosedError:
@@ -223,9 +285,25 @@ class ProxyHandler(ApoloHandler):
 
     def _abort(self, why: str) -> None:
         """Cut the browser's connection so a truncated body cannot look complete."""
-        self.log.warning("apolo proxy: %s %s aborted: %s", self.request.method, self.request.path, why)
+        self.log.warning("apolo proxy: %s %s aborted: %s", self.request.method, loggable(self.request.path), why)
         self.request.connection.stream.close()
         self._finished = True
+
+    def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]
+        answer = error_answer(value)
+        if answer is not None:
+            # an answer, not a fault: one short line (a platform error body can be 1 MiB), no token
+            secrets = self._secrets()
+            self.log.info("apolo: %s %s -> %s %s", self.request.method, loggable(self.request.path, secrets),
+                          answer.status_code, loggable(answer.message, secrets))
+            return
+        super().log_exception(typ, value, tb)
+
+    def _secrets(self) -> tuple[str, ...]:
+        try:
+            return (self.connection.config().token,)
+        except ApoloError:  # no credentials: nothing to hide
+            return ()
 
     def compute_etag(self) -> None:
         return None  # the platform's answer is relayed as is: no ETag/304 made up here
@@ -245,8 +323,8 @@ class ApiProxyHandler(ProxyHandler):
             raise JSONError(403, f"The jupyter-apolo proxy does not forward {method} {path!r}; "
                                  "allowed calls are listed in c.ApoloServer.api_allow.")
 
-    async def upstream_url(self, api: AsyncApolo, path: str) -> str:
-        return f"{api.config.url}/{path}" if path else api.config.url
+    async def upstream_base(self, api: AsyncApolo) -> str:
+        return api.config.url
 
 
 class StorageProxyHandler(ProxyHandler):
@@ -254,11 +332,10 @@ class StorageProxyHandler(ProxyHandler):
     of the current cluster (reference §4.1)."""
 
     def check_allowed(self, method: str, path: str) -> None:
-        op = storage_op(method, self.request.query)
+        op = storage_operation(method, self.request.query)  # AmbiguousOperation (InvalidInput): 400
         if f"{method} {op}" not in {e.strip().upper() for e in self.connection.settings.storage_allow}:
             raise JSONError(403, f"The jupyter-apolo proxy does not forward storage {method} op={op}; "
                                  "allowed operations are listed in c.ApoloServer.storage_allow.")
 
-    async def upstream_url(self, api: AsyncApolo, path: str) -> str:
-        base = (await api.cluster_info()).storage_url
-        return f"{base}/{path}" if path else base
+    async def upstream_base(self, api: AsyncApolo) -> str:
+        return (await api.cluster_info()).storage_url

@@ -78,7 +78,21 @@ class ApoloServer(Configurable):
         60.0, config=True,
         help="Seconds to wait for the platform's response headers, and between two body chunks.",
     )
-    max_connections = Int(64, config=True, help="Most simultaneous connections to the platform.")
+    max_connections = Int(
+        64, config=True,
+        help="Most simultaneous connections to the platform (per pool: the proxy's, and the server's own calls').",
+    )
+    max_connections_per_user = Int(
+        16, config=True,
+        help="Most simultaneous proxied platform calls of one Jupyter user (all holders of the server's token "
+        "count as one); more wait their turn, and get 429 when none of the user's calls ended for "
+        "queue_timeout seconds. 0: no per-user limit.",
+    )
+    queue_timeout = Float(
+        30.0, config=True,
+        help="Seconds without any upstream connection freed after which a waiting proxied call is answered 429 "
+        "(its user's max_connections_per_user are all in use) or 503 (all max_connections are in use).",
+    )
     max_upload_bytes = Int(
         1 << 40, config=True, help="Largest request body the storage proxy streams upstream (bytes).",
     )
@@ -153,7 +167,9 @@ class Connection:
                     client = AsyncApolo(config, timeout=s.request_timeout, max_connections=s.max_connections)
                     await client.open()
                     self._relay = Relay(client.config, connect_timeout=s.connect_timeout,
-                                        read_timeout=s.request_timeout, max_connections=s.max_connections)
+                                        read_timeout=s.request_timeout, max_connections=s.max_connections,
+                                        max_per_client=s.max_connections_per_user,
+                                        queue_timeout=s.queue_timeout)
                     self._client, self._resolved = client, config
         assert self._client is not None and self._relay is not None
         return self._client, self._relay

@@ -13,7 +13,7 @@ import pytest
 
 from jupyter_apolo.localplatform import seed
 from tests.support.flow import JOB_ID, ApoloFlow, fixture_project, make_bake, offline_actions, sample_project
-from tests.support.platform import FIXTURES, wait_for
+from tests.support.platform import FIXTURES, JobSite, wait_for
 
 pytestmark = pytest.mark.cli
 
@@ -79,28 +79,33 @@ def test_sample_run_jupyter_is_the_seeds_job(platform, flow, sample):
     alice("upload", "notebooks", cwd=sample)
     out = alice("run", "jupyter", cwd=sample).stdout
     job_id = JOB_ID.search(out).group(0)
-    suffix, raw_id = running_row(alice, sample)
-    assert raw_id == job_id
-    job = job_json(platform, "alice", job_id)
-    expected = seed.notebook_job_body(platform.cluster, platform.org, suffix)
-    assert job["name"] == expected["name"] and sorted(job["tags"]) == sorted(expected["tags"])
-    assert job["container"]["volumes"] == expected["volumes"]
-    assert job["container"]["command"] == expected["command"]
-    assert job["container"]["http"]["requires_auth"] is True and job["container"]["http"]["port"] == 8888
-    assert (job["preset_name"], job["description"], job["max_run_time_minutes"]) == ("cpu-small", "live.jupyter", 1440)
-    # the job serves the notebooks volume: what `upload notebooks` put there
-    contents = wait_for(lambda: _contents(job["http_url"]), 60, what="the job's Jupyter")
-    assert "hello.ipynb" in contents
-    assert job_id in alice("status", "jupyter", suffix, cwd=sample).stdout
-    alice("kill", "jupyter", suffix, cwd=sample)
-    assert ("jupyter " + suffix, "cancelled", job_id) in alice.ps(sample)
-    logs = alice("logs", "jupyter", suffix, cwd=sample).stdout
-    assert "ServerApp" in logs or "LabApp" in logs, logs
-
-
-def _contents(url: str) -> list[str] | None:
     try:
-        resp = httpx.get(f"{url}/api/contents", timeout=5)
+        suffix, raw_id = running_row(alice, sample)
+        assert raw_id == job_id
+        job = job_json(platform, "alice", job_id)
+        expected = seed.notebook_job_body(platform.cluster, platform.org, suffix)
+        assert job["name"] == expected["name"] and sorted(job["tags"]) == sorted(expected["tags"])
+        assert job["container"]["volumes"] == expected["volumes"]
+        assert job["container"]["command"] == expected["command"]
+        assert job["container"]["http"]["requires_auth"] is True and job["container"]["http"]["port"] == 8888
+        assert (job["preset_name"], job["description"], job["max_run_time_minutes"]) == ("cpu-small", "live.jupyter", 1440)
+        # the job serves the notebooks volume: what `upload notebooks` put there
+        contents = wait_for(lambda: _contents(platform, job), 60, what="the job's Jupyter")
+        assert "hello.ipynb" in contents
+        assert job_id in alice("status", "jupyter", suffix, cwd=sample).stdout
+        alice("kill", "jupyter", suffix, cwd=sample)
+        assert ("jupyter " + suffix, "cancelled", job_id) in alice.ps(sample)
+        logs = alice("logs", "jupyter", suffix, cwd=sample).stdout
+        assert "ServerApp" in logs or "LabApp" in logs, logs
+    finally:
+        platform.http("alice").delete(f"/jobs/{job_id}")  # never leave a second jupyter for the next test
+
+
+def _contents(platform, job: dict, user: str = "alice") -> list[str] | None:
+    """The names Jupyter's contents API lists at the root of ``job``'s web UI, opened as ``user``
+    through the platform's job host (which needs a token of a user with read on the job)."""
+    try:
+        resp = JobSite(platform, job, user).get("/api/contents", timeout=5)
     except httpx.HTTPError:
         return None
     return [item["name"] for item in resp.json()["content"]] if resp.status_code == 200 else None
@@ -136,10 +141,9 @@ def test_fixture_run_jupyter_action(platform, flow, fixture):
         mounts = {v["dst_path"] for v in job["container"]["volumes"]}
         assert mounts == {"/project/data", "/project/modules", "/project/config", "/project/notebooks", "/project/results"}
         assert "project:awesome-project" in job["tags"] and "job:jupyter" in job["tags"]
-        assert "demo.ipynb" in wait_for(lambda: _contents(job["http_url"]), 60, what="the action's Jupyter")
+        assert "demo.ipynb" in wait_for(lambda: _contents(platform, job), 60, what="the action's Jupyter")
         assert ("filebrowser", "unknown", "N/A") in alice.ps(fixture)  # every live.yml job has a row
     finally:
-        alice("kill", "jupyter", suffix, cwd=fixture, check=False)
         platform.http("alice").delete(f"/jobs/{job_id}")
 
 

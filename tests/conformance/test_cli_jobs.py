@@ -117,7 +117,8 @@ def test_env_vars_are_visible_inside_the_job(platform, cli):
     assert env["NEURO_JOB_PRESET"] == "cpu-small"
     assert env["NEURO_JOB_INTERNAL_HOSTNAME"] == described["internal_hostname"]
     assert env["NEURO_JOB_INTERNAL_HOSTNAME_NAMED"] == described["internal_hostname_named"]
-    assert env["NEURO_JOB_HTTP_PORT"] == described["http_url"].rsplit(":", 1)[1]  # the CLI always sends http
+    assert env["NEURO_JOB_HTTP_PORT"].isdigit()  # the CLI always sends http: the job's loopback port
+    assert described["http_url"] == f"http://{job}.jobs.localhost:{platform.url.split(':')[2].split('/')[0]}"
     assert env["NEURO_JOB_HTTP_AUTH"] == "True"
     assert env["GREETING"] == "hi there"
     assert "NEURO_PASSED_CONFIG" not in out

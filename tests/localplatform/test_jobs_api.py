@@ -72,7 +72,9 @@ def test_job_lifecycle_json_and_env(platform):
     assert history["exit_code"] == 0 and {"created_at", "started_at", "finished_at"} <= set(history)
     assert [s["status"] for s in job["statuses"]] == ["pending", "running", "succeeded"]
     env = json.loads(log_of(alice, job["id"]))
-    port = job["http_url"].rsplit(":", 1)[1]
+    assert job["http_url"] == f"http://{job['id']}.jobs.localhost:{platform.url.split(':')[2].split('/')[0]}"
+    port = env["NEURO_JOB_HTTP_PORT"]  # the job's own loopback port, behind http_url
+    assert port.isdigit() and port not in job["http_url"]
     assert env == {
         "NEURO_JOB_ID": job["id"], "NEURO_JOB_NAME": "envjob", "NEURO_JOB_OWNER": "alice",
         "NEURO_JOB_CLUSTER": "default", "NEURO_JOB_INTERNAL_HOSTNAME": job["internal_hostname"],
@@ -238,12 +240,12 @@ def test_http_port_is_mapped_to_a_loopback_port(platform):
     job = run(alice, f"python -c '{serve}' --port 80", http={"port": 80, "requires_auth": False})
     try:
         running(alice, job["id"])
-        url = job["http_url"]
-        assert url.startswith("http://127.0.0.1:") and "http_url_named" not in job  # no name, no named URL
+        host = job["http_url"].removeprefix("http://")
+        assert host.startswith(f"{job['id']}.jobs.localhost:") and "http_url_named" not in job  # no name, no named URL
 
-        def serves():
+        def serves():  # a public job (no http auth) through the platform's job host
             try:
-                return httpx.get(url + "/", timeout=2).status_code == 200
+                return httpx.get(platform.base + "/", headers={"Host": host}, timeout=2).status_code == 200
             except httpx.TransportError:
                 return False
 

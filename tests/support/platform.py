@@ -177,3 +177,19 @@ async def async_wait_for(predicate, timeout: float = 30, interval: float = 0.05,
         if value := predicate():
             return value
         await asyncio.sleep(interval)
+
+
+class JobSite:
+    """An HTTP client for a job's web host (``<job-id>.jobs.localhost:<port>``), optionally as ``user``
+    (bearer). It connects to the platform's address with that ``Host``, as a browser does after resolving
+    ``*.localhost`` (Python's resolver may not know it)."""
+
+    def __init__(self, platform, job: dict, user: str | None = None):
+        self.host = job["http_url"].removeprefix("http://")
+        headers = {"Host": self.host}
+        if user:
+            headers["Authorization"] = f"Bearer {platform.token(user)}"
+        self.http = httpx.Client(base_url=platform.base, headers=headers, timeout=30, follow_redirects=False)
+
+    def get(self, path: str, **kw) -> httpx.Response:
+        return self.http.get(path, **kw)
