@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, BinaryIO, Callable, Literal, Union
 
 from .core import backoff
 from .errors import ApoloError, IllegalArgumentError, InvalidInput, NotFoundError, PlatformUnreachable
+from .localfs import ConfinedDir, PendingFile, SymlinkRefused, display_name, open_regular, path_problem
 from .storage import CHUNK, FileStatus, child_uri
 
 if TYPE_CHECKING:
@@ -39,13 +39,15 @@ INLINE_WRITE = 256 * 1024  # smaller final writes go straight to the page cache,
 @dataclass
 class TransferProgress:
     """Cumulative progress of one transfer call: bytes and files done so far, totals when known
-    (``None`` while a tree is still being listed), and the file last worked on."""
+    (``None`` while a tree is still being listed), the file last worked on, and the paths ``skipped``
+    (symlinks, control paths, names this system cannot hold; see ``localfs``), each with the reason."""
 
     bytes_done: int = 0
     bytes_total: int | None = None
     files_done: int = 0
     files_total: int | None = None
     current: str = ""
+    skipped: list[dict[str, str]] = field(default_factory=list)  # [{"path", "reason"}]
 
 
 ProgressCallback = Callable[[TransferProgress], None]
@@ -98,6 +100,11 @@ class _Tracker:
     def add_bytes(self, n: int, current: str) -> None:
         self.state.bytes_done += n
         self.state.current = current
+        if self.callback:
+            self.callback(self.state)
+
+    def skip(self, path: str, reason: str) -> None:
+        self.state.skipped.append({"path": display_name(path), "reason": reason})
         if self.callback:
             self.callback(self.state)
 
@@ -226,19 +233,18 @@ class Transfer:
         tracker.file_done(src_uri)
         return digest.hexdigest()
 
-    async def _download(self, src_uri: str, size: int, target: Path, tracker: _Tracker) -> None:
-        url = await self._api.storage.http_url(src_uri)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                await self._fetch(url, out, tracker, str(target))
-                if out.tell() != size:
-                    raise ApoloError(f"{src_uri} changed during the download: got {out.tell()} bytes, expected {size}")
-            # off the event loop (slow on a busy disk); a directory in the way: IsADirectoryError
-            await asyncio.to_thread(os.replace, tmp, target)
-        except BaseException:
-            _unlink(tmp)
-            raise
+    async def _download(self, src_uri: str, size: int, target: Path, tracker: _Tracker,
+                        pending: PendingFile | None = None) -> None:
+        """Stream ``src_uri`` into a temp file beside ``target`` and publish it over it: a regular file or a
+        free name only (a symlink there raises ``SymlinkRefused``, a folder ``IsADirectoryError``; never
+        written through). ``pending``: that temp file, when the caller made it in a confined tree. A failure
+        leaves no partial file."""
+        with pending or ConfinedDir(target.parent).create_temp(target.name) as tmp:
+            url = await self._api.storage.http_url(src_uri)
+            await self._fetch(url, tmp.file, tracker, str(target))
+            if tmp.file.tell() != size:
+                raise ApoloError(f"{src_uri} changed during the download: got {tmp.file.tell()} bytes, expected {size}")
+            await asyncio.to_thread(tmp.publish)  # off the event loop (slow on a busy disk)
         tracker.file_done(str(target))
 
     async def _fetch(self, url: str, out, tracker: _Tracker, label: str,  # type: ignore[no-untyped-def]
@@ -288,22 +294,36 @@ class Transfer:
         storage = self._api.storage
         tracker = _Tracker(progress)
         queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)  # bounded: constant memory on huge trees
+        dst.mkdir(parents=True, exist_ok=True)
+        tree = ConfinedDir(dst)  # nothing below dst is reached through a symlink; hostile names stay on storage
 
-        async def walk(uri: str, local: Path) -> None:
-            local.mkdir(parents=True, exist_ok=True)
+        async def walk(uri: str, prefix: str) -> None:
+            if prefix:
+                try:
+                    tree.makedirs(prefix.rstrip("/"))
+                except SymlinkRefused as exc:
+                    tracker.skip(prefix, f"{exc}")
+                    return
             subdirs = []
             async for st in storage.ls(uri):
-                if st.is_dir:
-                    subdirs.append((st.uri, local / st.name))
+                rel = prefix + st.name
+                problem = path_problem(rel, dst)
+                if problem:
+                    tracker.skip(rel + ("/" if st.is_dir else ""), problem)
+                elif st.is_dir:
+                    subdirs.append((st.uri, rel + "/"))
                 elif st.is_file:
-                    await queue.put((st, local / st.name))
+                    await queue.put((st, rel))
             for sub in subdirs:
                 await walk(*sub)
 
-        async def job(st, local: Path) -> None:  # type: ignore[no-untyped-def]
-            await self._download(st.uri, st.size, local, tracker)
+        async def job(st, rel: str) -> None:  # type: ignore[no-untyped-def]
+            try:
+                await self._download(st.uri, st.size, dst / rel, tracker, tree.create_temp(rel))
+            except (SymlinkRefused, NotADirectoryError) as exc:  # a link or file where a folder goes: left alone
+                tracker.skip(rel, f"{exc}")
 
-        return await _run_pool(walk(root, dst), queue, job, concurrency)
+        return await _run_pool(walk(root, ""), queue, job, concurrency)
 
     # -- upload ---------------------------------------------------------------------------------
 
@@ -322,11 +342,22 @@ class Transfer:
         await self._upload(path, dst_uri, _Tracker(progress, size, 1))
         return dst_uri
 
-    async def _upload(self, path: Path, dst_uri: str, tracker: _Tracker) -> None:
-        """Send local file ``path`` as exactly ``dst_uri`` (``CREATE`` then ``WRITE`` chunks)."""
+    async def upload_from(self, f: BinaryIO, size: int, dst: str, *, label: str = "",
+                          progress: ProgressCallback | None = None) -> str:
+        """Upload the ``size`` bytes of the open binary file ``f`` (from its current position) as exactly storage
+        ``dst``, overwriting; for callers that opened the file themselves (e.g. confined, without following
+        links; ``label``: its name in progress). Returns the storage URI. Closes ``f``."""
+        dst_uri = self._api.storage.normalize(dst)
+        await self._upload(Path(label or dst_uri), dst_uri, _Tracker(progress, size, 1), opened=f)
+        return dst_uri
+
+    async def _upload(self, path: Path, dst_uri: str, tracker: _Tracker, opened: BinaryIO | None = None) -> None:
+        """Send local file ``path`` (or the already ``opened`` file) as exactly ``dst_uri`` (``CREATE`` then
+        ``WRITE`` chunks). ``path`` must be a regular file: a symlink raises ``SymlinkRefused`` and its target
+        is never sent."""
         storage = self._api.storage
-        url = await storage.http_url(dst_uri)
-        with open(path, "rb") as f:
+        with opened or open_regular(path) as f:
+            url = await storage.http_url(dst_uri)
             first = f.read(CHUNK)
             await self._api.request("PUT", url, params={"op": "CREATE"}, content=first, retry=True,
                                     headers={"Content-Type": "application/octet-stream"})
@@ -351,25 +382,35 @@ class Transfer:
         storage = self._api.storage
         tracker = _Tracker(progress)
         queue: asyncio.Queue = asyncio.Queue(maxsize=concurrency * 4)
+        tree = ConfinedDir(root)
 
-        async def walk(local: Path, uri: str) -> None:
-            await storage.mkdir(uri, parents=True)
-            subdirs = []
-            for entry in sorted(os.scandir(local), key=lambda e: e.name):
-                if entry.is_dir(follow_symlinks=False):
-                    subdirs.append((Path(entry.path), child_uri(uri, entry.name)))
-                elif entry.is_file():
-                    await queue.put((Path(entry.path), child_uri(uri, entry.name)))
-            for sub in subdirs:
-                await walk(*sub)
+        async def walk() -> None:
+            # inline, like the scandir it replaces; symlinks and special files are reported, never followed or sent
+            await storage.mkdir(dst_uri, parents=True)
+            for kind, rel, _ in tree.walk():
+                if kind == "dir":
+                    await storage.mkdir(_child_uri(dst_uri, rel), parents=True)
+                elif kind == "file":
+                    await queue.put((rel,))
+                elif kind == "symlink":
+                    tracker.skip(rel, "a symbolic link: not followed, its target is not uploaded")
+                else:
+                    tracker.skip(rel, "not a regular file (FIFO, socket or device): not uploaded")
 
-        async def job(path: Path, uri: str) -> None:
-            await self._upload(path, uri, tracker)
+        async def job(rel: str) -> None:
+            await self._upload(root / rel, _child_uri(dst_uri, rel), tracker, opened=tree.open_read(rel))
 
-        return await _run_pool(walk(root, dst_uri), queue, job, concurrency)
+        return await _run_pool(walk(), queue, job, concurrency)
 
 
 _STOP = object()
+
+
+def _child_uri(uri: str, rel: str) -> str:
+    """``uri`` + the ``/``-separated relative path ``rel``, each name encoded."""
+    for part in rel.split("/"):
+        uri = child_uri(uri, part)
+    return uri
 
 
 def _is_storage(location: LocalPath) -> bool:
@@ -441,10 +482,3 @@ def _check_resumed(resp, pos: int) -> None:  # type: ignore[no-untyped-def]
     if resp.status_code != 206 or not rng.startswith(f"bytes {pos}-"):
         raise ApoloError(f"Cannot resume download at byte {pos}: the server answered {resp.status_code} "
                          f"with Content-Range {rng!r} (206 from {pos} is required)")
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -44,8 +44,10 @@ def _scope(scope: ScopeLike) -> Scope:
 
 
 def quote_path(path: str) -> str:
-    """Percent-encode a decoded path for a URI or URL (``/`` kept, ``%``, ``#``, ``?``, space encoded)."""
-    return quote(path, safe=_PATH_SAFE)
+    """Percent-encode a decoded path for a URI or URL (``/`` kept, ``%``, ``#``, ``?``, space encoded). A name
+    listed by storage that is not UTF-8 arrives with surrogate escapes (as Python's ``os.fsdecode`` gives it)
+    and is encoded back to its original bytes (``\udcff`` -> ``%FF``)."""
+    return quote(path, safe=_PATH_SAFE, errors="surrogateescape")
 
 
 def normalize_uri(text: str, scope: ScopeLike, *, allowed_schemes: Iterable[str] = SHARE_SCHEMES) -> str:
@@ -82,7 +84,7 @@ def normalize_uri(text: str, scope: ScopeLike, *, allowed_schemes: Iterable[str]
         host = unquote(hostport).lower()
     else:
         path = rest
-    path = unquote(path)
+    path = unquote(path, errors="surrogateescape")  # non-UTF-8 bytes survive the round trip (quote_path)
     if (host or path.lstrip("/")).startswith("~"):
         raise InvalidInput(f"Cannot expand user for {text}")
     if not host:
@@ -103,10 +105,13 @@ def normalize_uri(text: str, scope: ScopeLike, *, allowed_schemes: Iterable[str]
 
 
 def split_uri(uri: str) -> tuple[str, str, str]:
-    """``(scheme, host, decoded_path)`` of a canonical URI (``storage://c/o/p/a%20b`` -> ``("storage", "c", "/o/p/a b")``)."""
+    """``(scheme, host, decoded_path)`` of a canonical URI
+    (``storage://c/o/p/a%20b`` -> ``("storage", "c", "/o/p/a b")``).
+    Bytes that are not UTF-8 decode to surrogate escapes (``%FF`` -> ``\udcff``), as ``os.fsdecode`` gives them, so
+    a name a teammate wrote with such bytes stays that name (never becomes U+FFFD, i.e. another file)."""
     scheme, _, rest = uri.partition("://")
     host, slash, path = rest.partition("/")
-    return scheme, host, unquote(slash + path)
+    return scheme, host, unquote(slash + path, errors="surrogateescape")
 
 
 def short_uri(uri: str, scope: ScopeLike) -> str:

@@ -16,6 +16,10 @@ from typing import Iterable, Sequence
 
 import nbformat
 
+from ..client.errors import InvalidInput
+from ..client.localfs import ConfinedDir
+from .project import ProjectError, find_project_root
+
 
 class GitError(RuntimeError):
     """A git command failed or cannot run. ``.output``: git's stdout+stderr; ``.command``: argv."""
@@ -54,35 +58,49 @@ class Commit:
 
 
 class GitRepo:
-    """The git work tree containing ``path``. Raises :class:`GitError` when git is missing or ``path`` is not in one."""
+    """The git repository of the project containing ``path``. Raises :class:`GitError` when git is missing or there
+    is no repository at or above the project.
+
+    The repository is never discovered by git from ``path``: a teammate can put a ``.git/`` folder (whose
+    ``config`` runs commands, e.g. ``core.fsmonitor``) into a synced notebooks folder. The search starts at the
+    flow project's root (the folder holding ``.apolo/`` or ``.neuro/`` at or above ``path``; ``path`` itself when
+    there is none) and goes up; every command then runs with that explicit ``--git-dir`` and ``--work-tree``.
+    """
 
     def __init__(self, path: str | Path):
         path = Path(path).resolve()
-        cwd = path if path.is_dir() else path.parent
-        try:
-            top = self._git(["rev-parse", "--show-toplevel"], cwd=cwd).strip()
+        start = path if path.is_dir() else path.parent
+        top = _repository_root(_project_root(start))
+        if top is None:
+            raise GitError(f"{path} is not inside a git repository: run `git init` in the project or clone it")
+        try:  # at `top` itself (never below it): resolves a `.git` file (worktrees) to the real git dir
+            git_dir = self._git(["rev-parse", "--absolute-git-dir"], cwd=top, git_dir=None).strip()
         except GitError as exc:
-            raise GitError(f"{path} is not inside a git repository: run `git init` there or clone the project",
-                           exc.output) from None
-        self.root = Path(top)
+            raise GitError(f"{top / '.git'} is not a usable git repository", exc.output) from None
+        self.root, self.git_dir = top, Path(git_dir)
 
     # -- plumbing -----------------------------------------------------------------------------------
 
     @staticmethod
-    def _git(args: list[str], cwd: Path, input: bytes | None = None, check: bool = True, text: bool = True):  # type: ignore[no-untyped-def]
-        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"}
+    def _git(args: list[str], cwd: Path, input: bytes | None = None, check: bool = True, text: bool = True,  # type: ignore[no-untyped-def]
+             git_dir: Path | None = None):
+        env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
+        env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C", GIT_OPTIONAL_LOCKS="0",
+                   GIT_CEILING_DIRECTORIES=str(cwd.parent))  # no discovery above the folder either
+        argv = ["git"] + ([f"--git-dir={git_dir}", f"--work-tree={cwd}"] if git_dir else []) + args
         try:
-            proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=env, timeout=300)
+            proc = subprocess.run(argv, cwd=cwd, input=input, capture_output=True, env=env, timeout=300)
         except FileNotFoundError:
             raise GitError("git is not installed: install it (e.g. `apt-get install git`)") from None
         out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
         if check and proc.returncode != 0:
-            raise GitError(f"`git {' '.join(args[:2])}` failed (exit {proc.returncode}):", out, ["git", *args])
+            raise GitError(f"`git {' '.join(args[:2])}` failed (exit {proc.returncode}):", out, argv)
         return proc.stdout.decode("utf-8", "replace") if text else proc.stdout
 
     def git(self, *args: str, input: bytes | None = None, check: bool = True, text: bool = True):  # type: ignore[no-untyped-def]
-        """Run ``git ARGS`` in the repo root; returns stdout (str, or bytes with ``text=False``)."""
-        return self._git(list(args), self.root, input=input, check=check, text=text)
+        """Run ``git --git-dir=G --work-tree=ROOT ARGS`` in the repo root; returns stdout (str, or bytes with
+        ``text=False``)."""
+        return self._git(list(args), self.root, input=input, check=check, text=text, git_dir=self.git_dir)
 
     def rel(self, path: str | Path) -> str:
         """``path`` (absolute, or relative to the repo root) as a POSIX path relative to the root."""
@@ -131,8 +149,8 @@ class GitRepo:
         from nbdime.prettyprint import PrettyPrintConfig, pretty_print_diff
 
         base_bytes = self.head_content(rel)
-        base = nbformat.reads(base_bytes.decode(), as_version=4) if base_bytes else nbformat.v4.new_notebook()
-        current = (nbformat.read(self.root / rel, as_version=4) if (self.root / rel).is_file()
+        base = _notebook(base_bytes, f"{rel} at HEAD") if base_bytes else nbformat.v4.new_notebook()
+        current = (_notebook((self.root / rel).read_bytes(), rel) if (self.root / rel).is_file()
                    else nbformat.v4.new_notebook())
         diff = diff_notebooks(base, current)
         out = _Collect()
@@ -146,6 +164,11 @@ class GitRepo:
         rels = [self.rel(p) for p in paths]
         if not rels:
             raise GitError("nothing to stage: name the files or folders to commit")
+        for rel in rels:
+            nested = _nested_repositories(self.root, rel)
+            if nested:
+                raise GitError(f"{nested[0]} is a repository (or control folder) inside the project, e.g. one a "
+                               "teammate put on storage: it is never committed. Remove it, then commit again.")
         self.git("add", "-A", "--", *rels)
         staged = self.staged()
         if clear_outputs:
@@ -232,6 +255,87 @@ class GitRepo:
 
     def _tracked(self, rel: str) -> bool:
         return bool(self.git("ls-files", "--", rel).strip())
+
+
+def _notebook(data: bytes, where: str) -> nbformat.NotebookNode:
+    """``data`` read as a notebook (v4); ``InvalidInput`` naming ``where`` and the problem when it is not one (not
+    JSON, or not shaped like a notebook, e.g. ``"cells": "nope"``). Lenient on what nbdime copes with (extra
+    keys, cell ids in 4.4 files), unlike ``nbformat.validate``."""
+    nb = None
+    try:
+        problem = _notebook_shape(json.loads(data.decode("utf-8")))  # the shape first: nbformat's errors are vaguer
+        if problem is None:
+            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except (ValueError, UnicodeDecodeError, nbformat.ValidationError, KeyError, TypeError, AttributeError) as exc:
+        problem = getattr(exc, "message", None) or str(exc)
+        problem = problem.splitlines()[0][:200] if problem else type(exc).__name__
+    if problem or nb is None:
+        raise InvalidInput(f"{where} is not a valid notebook ({problem}): fix or restore the file, then diff again")
+    return nb
+
+
+def _notebook_shape(nb: object) -> str | None:
+    if not isinstance(nb, dict):
+        return "the top level is not a JSON object"
+    if not isinstance(nb.get("metadata", {}), dict):
+        return '"metadata" is not an object'
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        return '"cells" is not a list'
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+            return f"cell {i} has no cell_type"
+        if not isinstance(cell.get("source", ""), (str, list)) or not isinstance(cell.get("metadata", {}), dict):
+            return f"cell {i} has a malformed source or metadata"
+        if "outputs" in cell and not isinstance(cell["outputs"], list):
+            return f'cell {i}: "outputs" is not a list'
+    return None
+
+
+_REPO_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
+             "GIT_NAMESPACE", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM", "GIT_CONFIG_PARAMETERS")
+
+
+def _project_root(start: Path) -> Path:
+    """The flow project root at or above ``start`` (where the repository search begins), else ``start``."""
+    try:
+        return find_project_root(start)
+    except ProjectError:
+        return start
+
+
+def _repository_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``.git`` (a folder, or a file naming one), else None."""
+    for folder in (start, *start.parents):
+        if os.path.lexists(folder / ".git"):
+            return folder
+    return None
+
+
+def _nested_repositories(root: Path, rel: str) -> list[str]:
+    """Control folders/files (``.git``, ``.hg``... see localfs) at or below ``rel`` in the work tree, which would
+    make git stage an embedded repository and run its config; relative POSIX paths."""
+    target = root / rel
+    if rel in ("", ".") or not target.is_dir() or target.is_symlink():
+        if rel in ("", "."):
+            target = root
+        else:
+            return []
+    found: list[str] = []
+    prefix = "" if target == root else rel.rstrip("/") + "/"
+
+    def control_dir(sub: str) -> bool:
+        name = sub.rsplit("/", 1)[-1]
+        if name in (".git", ".hg", ".svn"):
+            if not (prefix == "" and sub == name):  # the repository's own .git at its root
+                found.append(prefix + sub)
+            return True
+        return False
+
+    scan = ConfinedDir(target).scan(control_dir, lambda sub: sub.rsplit("/", 1)[-1] != ".git")
+    # a `.git` file (gitdir: ...) also makes a nested repository
+    found += [prefix + f for f in scan.files if prefix or f != ".git"]
+    return sorted(found)
 
 
 class _Collect:

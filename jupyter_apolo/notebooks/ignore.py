@@ -18,6 +18,7 @@ except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from .project import ProjectError
 
@@ -30,7 +31,7 @@ class Rule:
     exclude: bool
     prefix: str  # the rule applies to paths under this prefix (folder of the ignore file, relative to the sync root)
     prefix2: str  # prepended before matching (sync root relative to the ignore file's folder)
-    match: object
+    match: Callable[[str], object]  # a compiled pattern's fullmatch: truthy when the path matches
 
 
 @dataclass

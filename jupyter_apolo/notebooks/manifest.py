@@ -17,6 +17,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TextIO
 
 VERSION = 1
 #: Largest file kept in the store as a merge base (bytes): bigger notebooks fall back to two whole copies.
@@ -45,7 +46,7 @@ class Manifest:
         self.journal = self.path.with_suffix(".journal")
         self.store = self.path.with_suffix(".store")
         self.entries: dict[str, Entry] = {}
-        self._journal_file = None
+        self._journal_file: TextIO | None = None
 
     @classmethod
     def load(cls, path: Path, remote: str) -> "Manifest":

@@ -9,6 +9,7 @@ Mirrors apolo-flow 26.7 (reference §6.1, §6.2). Only plain context references 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,10 +76,10 @@ class FlowProject:
         """The notebooks volume, with optional settings overrides for ``remote`` (storage URI) and ``local``
         (path, relative to ``root`` or absolute). Without a ``notebooks`` volume both overrides are required."""
         if remote and local is not None:
-            return Volume(NOTEBOOKS_VOLUME, remote, "/project/notebooks", (self.root / local).resolve())
+            return Volume(NOTEBOOKS_VOLUME, remote, "/project/notebooks", _local_path(self.root, local))
         vol = self.volume(NOTEBOOKS_VOLUME)
         return Volume(vol.id, remote or vol.remote, vol.mount,
-                      (self.root / local).resolve() if local is not None else vol.local, vol.read_only)
+                      _local_path(self.root, local) if local is not None else vol.local, vol.read_only)
 
 
 def find_project_root(start: str | Path) -> Path:
@@ -132,9 +133,15 @@ def _volume(vid: str, spec: dict, local: object, root: Path, contexts: dict, whe
         id=vid,
         remote=evaluate(str(spec["remote"]), contexts, f"{where}.remote"),
         mount=evaluate(str(spec["mount"]), contexts, f"{where}.mount"),
-        local=(root / evaluate(str(local), contexts, f"{where}.local")).resolve() if local is not None else None,
+        local=_local_path(root, evaluate(str(local), contexts, f"{where}.local")) if local is not None else None,
         read_only=bool(spec.get("read_only", spec.get("read-only", False))),
     )
+
+
+def _local_path(root: Path, local: str | Path) -> Path:
+    """``local`` (relative to ``root``, or absolute) with ``..`` folded lexically. Symlinks are *not* resolved:
+    ``workflow.open_sync`` refuses a volume reached through one instead of following it."""
+    return Path(os.path.normpath(root / local))
 
 
 _EXPR = re.compile(r"\$\[\[(.*?)\]\]|\$\{\{(.*?)\}\}", re.S)

@@ -8,12 +8,25 @@ target, so a killed upload never leaves a half-written notebook on storage (refe
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Callable
+import hashlib
+from typing import BinaryIO, Callable
 
-from ..client.errors import NotFoundError
+from ..client.errors import ApoloError, NotFoundError
+from ..client.localfs import MAX_NAME_BYTES
 from ..client.storage import child_uri
 from .sync import PARTIAL_SUFFIX, RemoteFile
+
+
+def temp_name(name: str) -> str:
+    """The hidden name an upload of ``name`` is written under before its RENAME, at most 255 bytes (a name near
+    the limit is shortened and told apart by a digest)."""
+    tmp = f".{name}{PARTIAL_SUFFIX}"
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(tmp.encode("utf-8", "surrogateescape")) <= MAX_NAME_BYTES:
+        return tmp
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    head = raw[: MAX_NAME_BYTES - len(PARTIAL_SUFFIX) - len(digest) - 2].decode("utf-8", "ignore")
+    return f".{head}-{digest}{PARTIAL_SUFFIX}"
 
 
 class StorageFolder:
@@ -62,20 +75,27 @@ class StorageFolder:
         """Storage's clock now, epoch seconds (see ``AsyncApolo.server_time``)."""
         return await self.api.server_time()
 
-    async def download(self, path: str, dest: Path, size: int | None = None) -> str:
-        """Stream the file at ``path`` into ``dest`` (created/truncated) through the client's transfer machinery
-        (resumes dropped connections, checks the byte count); returns the hex sha256 of its bytes, hashed while
-        streaming. ``size`` (bytes, from the listing) saves a ``GETFILESTATUS``."""
-        with open(dest, "wb") as out:  # inline: a worker-thread hop per file cost more CPU than it saved (bench)
-            return await self.api.transfer.download_into(self._uri(path), out, size=size)
+    async def download(self, path: str, out: BinaryIO, size: int | None = None) -> str:
+        """Stream the file at ``path`` into ``out`` (an open temp file the caller publishes) through the client's
+        transfer machinery (resumes dropped connections, checks the byte count); returns the hex sha256 of its
+        bytes, hashed while streaming. ``size`` (bytes, from the listing) saves a ``GETFILESTATUS``."""
+        return await self.api.transfer.download_into(self._uri(path), out, size=size)
 
-    async def upload(self, src: Path, path: str) -> RemoteFile:
-        """Upload ``src`` to ``path`` via a temp name and RENAME; returns the new size/mtime."""
+    async def upload(self, src: BinaryIO, path: str, size: int) -> RemoteFile:
+        """Upload the ``size`` bytes of the open file ``src`` to ``path`` via a temp name and RENAME; returns the
+        new size/mtime. The caller opened ``src`` (confined, never through a symlink)."""
         final = self._uri(path)
-        folder, name = final.rsplit("/", 1)
-        tmp = f"{folder}/.{name}{PARTIAL_SUFFIX}"
-        await self.api.transfer.upload_file(src, tmp)  # CREATE + WRITE chunks; creates parent folders
-        await self.api.storage.rename(tmp, final)
+        folder, _, name = path.rpartition("/")
+        tmp = child_uri(self._uri(folder) if folder else self.uri, temp_name(name))
+        try:
+            await self.api.transfer.upload_from(src, size, tmp)  # CREATE + WRITE chunks; creates parent folders
+            await self.api.storage.rename(tmp, final)
+        except ApoloError:  # e.g. a folder where the file goes: leave no temp file behind on storage
+            try:
+                await self.api.storage.rm(tmp)
+            except ApoloError:
+                pass
+            raise
         st = await self.api.storage.stat(final)
         return RemoteFile(path, st.size, st.modified)
 

@@ -12,7 +12,13 @@ size + mtime, then sha256). From that a pull (storage -> disk) or push (disk -> 
 - deleted on one side and changed on the other: nothing is deleted, the changed file is kept (restored).
 
 Apply writes every local file through a temp file + rename, uploads to a temp name + RENAME, and journals each
-finished file, so a killed apply re-plans and resumes without half-written notebooks. Compared with
+finished file, so a killed apply re-plans and resumes without half-written notebooks.
+
+Storage names are a teammate's and the checkout may hold anyone's symlinks, so (``client/localfs.py``): control paths
+(``.git``, ``.apolo``, ``.apoloignore``...) and names the local system cannot represent safely are left out of the
+plan one by one and listed in ``Plan.skipped`` with the reason; local symlinks and special files are listed there
+too, never followed, replaced, written through or uploaded; every local file is opened component by component
+below the notebooks folder without following a link. Compared with
 ``apolo-flow download`` (``apolo cp -r -u -T``: newer-wins, no deletes, re-sends after mtime changes) nothing is
 silently lost (reference §6.4).
 """
@@ -20,14 +26,25 @@ silently lost (reference §6.4).
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol
+from typing import BinaryIO, Callable, Iterable, Protocol
 
-from ..client.errors import InvalidInput
+from ..client.errors import IllegalArgumentError, InvalidInput
+from ..client.localfs import (
+    ConfinedDir,
+    PendingFile,
+    SymlinkRefused,
+    display_name,
+    is_control_name,
+    path_problem,
+    same_file_state,
+)
 from .ignore import FileFilter
 from .manifest import Entry, Manifest
 
@@ -62,12 +79,13 @@ class RemoteTree(Protocol):
     async def server_time(self) -> float:
         """Now on the clock storage stamps mtimes with (epoch seconds; may lag, never lead)."""
 
-    async def download(self, path: str, dest: Path, size: int | None = None) -> str | None:
-        """Write the file's bytes to ``dest`` (a temp path the caller renames); return their hex sha256
-        (None: the caller hashes ``dest``). ``size``: bytes, as listed (saves a status request)."""
+    async def download(self, path: str, out: BinaryIO, size: int | None = None) -> str:
+        """Write the file's bytes into ``out`` (an open temp file the caller publishes); return their hex
+        sha256. ``size``: bytes, as listed (saves a status request)."""
 
-    async def upload(self, src: Path, path: str) -> RemoteFile:
-        """Store ``src`` at ``path`` (parents created, replaced atomically); return its new status."""
+    async def upload(self, src: BinaryIO, path: str, size: int) -> RemoteFile:
+        """Store the ``size`` bytes of the open file ``src`` at ``path`` (parents created, replaced atomically);
+        return its new status."""
 
     async def status(self, path: str) -> RemoteFile | None:
         """The file's current status, None if it does not exist."""
@@ -88,19 +106,43 @@ class Change:
     size: int = 0
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A path sync leaves alone. ``path``: relative, printable (undecodable bytes, control characters and bidi
+    marks escaped; a folder ends with ``/``); ``side``: ``storage`` or ``local``; ``reason``: why, in words."""
+
+    path: str
+    side: str
+    reason: str
+
+
 @dataclass
 class Plan:
     """What an apply would do. ``changes``: steps for this ``direction``; ``elsewhere``: changes the other
-    direction would carry (local edits during a pull, storage edits during a push); ``unchanged``: file count."""
+    direction would carry (local edits during a pull, storage edits during a push); ``unchanged``: file count;
+    ``skipped``: paths left alone (control paths, unrepresentable names, symlinks), with the reason."""
 
     direction: str
     local_root: Path
     remote: str
     changes: list[Change] = field(default_factory=list)
     elsewhere: list[Change] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     unchanged: int = 0
     listed_at: int = 0  # epoch seconds when storage was listed
     _snapshot: dict = field(default_factory=dict, repr=False)  # path -> (RemoteFile|None, local stat|None, local sha, base sha)
+
+    @property
+    def id(self) -> str:
+        """A fingerprint of what this plan would do and of the states it saw (storage size/mtime, local
+        size/mtime, base sha256 of each changed path): a re-plan with the same id would do exactly the same."""
+        h = hashlib.sha256(json.dumps([self.direction, str(self.local_root), self.remote]).encode())
+        for c in self.changes:
+            r, stat, _, base = self._snapshot.get(c.path, (None, None, None, None))
+            state = [c.path, c.action, c.size, [r.size, r.mtime] if r else None,
+                     [stat.st_size, stat.st_mtime_ns] if stat else None, base]
+            h.update(json.dumps(state).encode())
+        return h.hexdigest()[:32]
 
     def of(self, *actions: str) -> list[Change]:
         return [c for c in self.changes if c.action in actions]
@@ -119,9 +161,9 @@ class Plan:
         return self.of("delete-local", "delete-remote")
 
     def to_json(self) -> dict:
-        return {"direction": self.direction, "local": str(self.local_root), "remote": self.remote,
+        return {"id": self.id, "direction": self.direction, "local": str(self.local_root), "remote": self.remote,
                 "unchanged": self.unchanged, "changes": [asdict(c) for c in self.changes],
-                "elsewhere": [asdict(c) for c in self.elsewhere]}
+                "elsewhere": [asdict(c) for c in self.elsewhere], "skipped": [asdict(s) for s in self.skipped]}
 
 
 @dataclass(frozen=True)
@@ -136,7 +178,8 @@ class Conflict:
 @dataclass
 class Result:
     """What an apply did: paths ``downloaded``, ``uploaded``, ``deleted``, ``verified`` (re-checked, already
-    identical), conflicts, deletions left proposed, and ``bytes`` transferred."""
+    identical), conflicts, deletions left proposed, paths ``skipped`` at apply time (e.g. a folder replaced by
+    a symlink after the plan) and ``bytes`` transferred."""
 
     direction: str
     downloaded: list[str] = field(default_factory=list)
@@ -145,6 +188,7 @@ class Result:
     verified: list[str] = field(default_factory=list)  # fetched to check, identical to the local file: not rewritten
     conflicts: list[Conflict] = field(default_factory=list)
     proposed_deletions: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     bytes: int = 0
 
     @property
@@ -162,18 +206,20 @@ class NotebookSync:
     """Sync ``local_root`` with ``remote`` using ``manifest`` as the base and ``file_filter`` for exclusions.
 
     ``concurrency``: files transferred at once. ``plan()``/``apply()`` are coroutines; file hashing and scans
-    run in a worker thread so a server's event loop stays responsive.
+    run in a worker thread so a server's event loop stays responsive. Local files are reached only through
+    :class:`~jupyter_apolo.client.localfs.ConfinedDir` (no symlink followed below ``local_root``).
     """
 
     def __init__(self, local_root: Path, remote: RemoteTree, manifest: Manifest,
                  file_filter: FileFilter | None = None, concurrency: int = DEFAULT_CONCURRENCY):
         self.local_root = Path(local_root)
+        self.tree = ConfinedDir(self.local_root)
         self.remote, self.manifest = remote, manifest
         self.filter = file_filter or FileFilter()
         self.concurrency = concurrency
-        self._made_dirs: set[Path] = set()
 
     def _skip(self, rel: str, is_dir: bool = False) -> bool:
+        """Left out silently: our own temp files and conflict copies, and the project's ignore rules."""
         name = rel.rsplit("/", 1)[-1]
         if name.endswith(PARTIAL_SUFFIX) or (not is_dir and _CONFLICT_COPY.search(name)):
             return True
@@ -183,16 +229,57 @@ class NotebookSync:
 
     async def plan(self, direction: str = PULL) -> Plan:
         """Compare storage, disk and the manifest. Raises ``InvalidInput`` for an unknown ``direction`` and the
-        client's errors (e.g. ``AuthorizationError``) when storage cannot be listed."""
+        client's errors (e.g. ``AuthorizationError``) when storage cannot be listed. Hostile names, control
+        paths and local symlinks never fail the plan: each is listed in ``Plan.skipped``."""
         if direction not in (PULL, PUSH):
             raise InvalidInput(f"direction must be {PULL!r} or {PUSH!r}, not {direction!r}")
+        skipped: dict[tuple[str, str], Skipped] = {}
+
+        def skip(side: str, rel: str, reason: str) -> None:
+            skipped.setdefault((side, rel), Skipped(display_name(rel), side, reason))
+
+        def refuse_dir(side: str, rel: str) -> bool:
+            problem = path_problem(rel, self.local_root)  # reported even where an ignore rule also matches
+            if problem:
+                skip(side, rel + "/", problem)
+            return problem is not None or self._skip(rel, True)
+
         listed_at = int(await self.remote.server_time())  # storage's clock: this machine's may be skewed
-        remote = await self.remote.list_files(lambda rel: self._skip(rel, True))
-        remote = {p: f for p, f in remote.items() if not self._skip(p)}
-        local = await asyncio.to_thread(self._scan_local)
-        plan = Plan(direction, self.local_root, self.remote.uri, listed_at=listed_at)
+        listing = await self.remote.list_files(lambda rel: refuse_dir("storage", rel))
+        remote: dict[str, RemoteFile] = {}
+        for p, f in listing.items():
+            problem = path_problem(p, self.local_root)
+            if problem:
+                skip("storage", p, problem)
+            elif not self._skip(p):
+                remote[p] = f
+        scan = await asyncio.to_thread(self.tree.scan, lambda rel: refuse_dir("local", rel), self._skip)
+        blocked = set()  # local paths that are not regular files: nothing at or below them is touched
+        for rel in scan.symlinks:
+            blocked.add(rel)
+            skip("local", rel, "a symbolic link: never followed, replaced or uploaded")
+        for rel in scan.special:
+            blocked.add(rel)
+            skip("local", rel, "not a regular file (FIFO, socket or device): left alone")
+        local = {}
+        for p, st_ in scan.files.items():
+            problem = path_problem(p, self.local_root)
+            if problem:
+                skip("local", p, problem)
+            else:
+                local[p] = st_
         entries = self.manifest.entries
-        paths = sorted(set(remote) | set(local) | set(entries))
+
+        def wanted(path: str) -> bool:
+            if path in remote or path in local:
+                return not any(part in blocked for part in _ancestors(path))
+            return path_problem(path, self.local_root) is None and not any(part in blocked for part in _ancestors(path))
+
+        for p in remote:
+            if not wanted(p):
+                skip("storage", p, "the local path holds a symbolic link or special file: nothing written through it")
+        plan = Plan(direction, self.local_root, self.remote.uri, listed_at=listed_at)
+        paths = sorted(p for p in set(remote) | set(local) | set(entries) if wanted(p))
         local_states = await asyncio.to_thread(
             lambda: [self._local_state(p, local.get(p), entries.get(p)) for p in paths])
         for path, (ls, sha) in zip(paths, local_states):
@@ -207,22 +294,8 @@ class NotebookSync:
                 plan.elsewhere.append(other)
             elif rs == ls == "same":
                 plan.unchanged += 1
+        plan.skipped = sorted(skipped.values(), key=lambda s: (s.path, s.side))
         return plan
-
-    def _scan_local(self) -> dict[str, os.stat_result]:
-        found: dict[str, os.stat_result] = {}
-        if not self.local_root.is_dir():
-            return found
-        for folder, dirs, files in os.walk(self.local_root):
-            rel_folder = Path(folder).relative_to(self.local_root).as_posix()
-            prefix = "" if rel_folder == "." else rel_folder + "/"
-            dirs[:] = [d for d in dirs if not self._skip(prefix + d, True)]
-            for name in files:
-                rel = prefix + name
-                if not self._skip(rel):
-                    st = os.stat(os.path.join(folder, name))
-                    found[rel] = st
-        return found
 
     def _local_state(self, path: str, stat: os.stat_result | None, base: Entry | None) -> tuple[str, str | None]:
         if stat is None:
@@ -231,7 +304,8 @@ class NotebookSync:
             return "new", None
         if stat.st_size == base.size and stat.st_mtime_ns == base.local_mtime_ns:
             return "same", base.sha256
-        sha = sha256_file(self.local_root / path)
+        with self.tree.open_read(path) as f:
+            sha = sha256_of(f)
         return ("same" if sha == base.sha256 else "changed"), sha
 
     # -- apply ------------------------------------------------------------------------------------
@@ -240,8 +314,10 @@ class NotebookSync:
         """Carry out ``plan``. ``delete``: True applies every proposed deletion, an iterable only those paths.
         ``progress(event)`` gets ``{"done", "total", "path", "action", "bytes"}`` after each step.
 
-        A file edited locally after planning is never overwritten: its download becomes a conflict copy.
-        Errors from storage propagate after the steps already finished were recorded (re-plan to resume).
+        A file edited locally after planning is never overwritten: its download becomes a conflict copy. A path
+        that became a symlink (or whose folder did) since the plan is skipped (``Result.skipped``), never
+        written through. Errors from storage or the local disk (e.g. ``OSError`` ENOSPC) propagate after the
+        steps already finished were recorded (re-plan to resume).
         """
         wanted = set(c.path for c in plan.deletions) if delete is True else set(delete or ())
         result = Result(plan.direction)
@@ -254,7 +330,20 @@ class NotebookSync:
         async def run(change: Change) -> None:
             nonlocal done
             async with sem:
-                await self._step(plan, change, result)
+                try:
+                    await self._step(plan, change, result)
+                except (SymlinkRefused, NotADirectoryError, IsADirectoryError) as exc:
+                    result.skipped.append(Skipped(display_name(change.path), "local", f"{exc}"))
+                except IllegalArgumentError as exc:  # storage holds a file where a folder goes (or the reverse)
+                    if exc.errno not in (errno.EISDIR, errno.ENOTDIR, errno.EEXIST):
+                        raise
+                    result.skipped.append(Skipped(display_name(change.path), "storage", exc.message))
+                except OSError as exc:
+                    if exc.errno != errno.ENAMETOOLONG:
+                        if exc.filename is None:  # a failed write (ENOSPC, EFBIG): say which file
+                            raise OSError(exc.errno, exc.strerror, display_name(change.path)) from exc
+                        raise
+                    result.skipped.append(Skipped(display_name(change.path), "local", "the path is too long here"))
             done += 1
             if progress:
                 progress({"done": done, "total": len(steps), "path": change.path, "action": change.action,
@@ -268,12 +357,12 @@ class NotebookSync:
             lst.sort()
         result.conflicts.sort(key=lambda c: c.path)
         result.proposed_deletions.sort()
+        result.skipped.sort(key=lambda s: s.path)
         return result
 
     async def _step(self, plan: Plan, change: Change, result: Result) -> None:
         path, action = change.path, change.action
         remote_file, stat, sha, base_sha = plan._snapshot[path]
-        target = self.local_root / path
         if action == "download":
             kept = await self._download(path, remote_file, plan.listed_at, expect=stat, local_sha=sha)
             if kept == _VERIFIED:
@@ -290,11 +379,10 @@ class NotebookSync:
         elif action == "conflict":
             await self._conflict(plan, change, result)
         elif action == "delete-local":
-            if stat is not None and _same_stat(target, stat):
-                target.unlink()
+            if stat is not None and self.tree.unlink(path, expect=stat):  # only the regular file the plan saw
                 self.manifest.forget(path)
                 result.deleted.append(path)
-            else:  # edited since the plan: keep it, say so
+            else:  # edited (or replaced) since the plan: keep it, say so
                 result.proposed_deletions.append(path)
         elif action == "delete-remote":
             if await self.remote.status(path) == remote_file:  # not edited by a teammate since the plan
@@ -335,57 +423,78 @@ class NotebookSync:
         """Download ``path`` atomically. Returns None when written in place, ``_VERIFIED`` when the local file
         (``local_sha``, as planned) already had this content, else the relative path of the conflict copy.
         ``expect``: the local stat the plan saw (None: absent); if the file changed since, or ``beside``, the
-        download is kept as a copy unless its content equals the local file."""
-        target = self.local_root / path
-        if target.parent not in self._made_dirs:  # one mkdir per folder, not per file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._made_dirs.add(target.parent)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}{PARTIAL_SUFFIX}")
+        download is kept as a copy unless its content equals the local file. The temp file is made in the
+        target's folder opened without following links (inline: per-file thread hops cost more CPU, bench)."""
 
         def record(sha: str, local_mtime_ns: int) -> None:
             self.manifest.record(Entry(path, remote_file.size, sha, remote_file.mtime, local_mtime_ns, listed_at))
 
-        try:
-            sha = (await self.remote.download(path, tmp, remote_file.size)
-                   or await asyncio.to_thread(sha256_file, tmp))
+        with self.tree.create_temp(path) as pending:
+            sha = await self.remote.download(path, pending.file, remote_file.size)
             if not beside and expect is not None and sha == local_sha:
-                if _same_stat(target, expect):
+                current = pending.lstat()
+                if current is not None and same_file_state(current, expect):
                     record(sha, expect.st_mtime_ns)
                     return _VERIFIED
             elif not beside:  # the usual case: renamed into place unless edited since the plan
-                mtime_ns = _replace_if_unchanged(tmp, target, expect)
-                if mtime_ns is not None:
-                    record(sha, mtime_ns)
+                placed = pending.publish(expect=expect)
+                if placed is not None:
+                    record(sha, placed.st_mtime_ns)
                     return None
-            current_sha = await asyncio.to_thread(sha256_file, target) if target.exists() else None
+            current_file = pending.open_sibling()
+            current_sha = None
+            if current_file is not None:
+                with current_file:
+                    current_sha = await asyncio.to_thread(sha256_of, current_file)
             if sha == current_sha:  # identical content: nothing to keep twice
-                record(sha, target.stat().st_mtime_ns)
+                record(sha, pending.lstat().st_mtime_ns)  # type: ignore[union-attr]
                 return None
             if sha == base_sha:  # storage did not change after all: the local file stays a local edit
                 record(sha, -1)
                 return None
-            copy = _conflict_copy(target)
-            os.replace(tmp, copy)
+            copy = _publish_conflict_copy(pending)
             # The storage version becomes the base: the local file reads as an edit on top of it.
             record(sha, -1)
-            return copy.relative_to(self.local_root).as_posix()
-        finally:
-            tmp.unlink(missing_ok=True)
+            return copy
 
     async def _upload(self, path: str) -> RemoteFile:
-        src = self.local_root / path
-        before = src.stat()
-        sha = await asyncio.to_thread(sha256_file, src)
-        uploaded = await self.remote.upload(src, path)
+        with self.tree.open_read(path) as src:  # a regular file strictly below the root, never a link's target
+            before = os.fstat(src.fileno())
+            sha = await asyncio.to_thread(sha256_of, src)
+            src.seek(0)
+            uploaded = await self.remote.upload(src, path, before.st_size)
         read_at = int(await self.remote.server_time())  # when its status was read, on storage's clock
-        self.manifest.record(Entry(path, uploaded.size, sha, uploaded.mtime,
-                                   before.st_mtime_ns if _same_stat(src, before) else -1, read_at))
+        now = self.tree.lstat(path)
+        unchanged = now is not None and same_file_state(now, before)
+        self.manifest.record(Entry(path, uploaded.size, sha, uploaded.mtime, before.st_mtime_ns if unchanged else -1,
+                                   read_at))
         return uploaded
 
     def _remove_partials(self) -> None:
-        if self.local_root.is_dir():
-            for leftover in self.local_root.rglob(f"*{PARTIAL_SUFFIX}"):
-                leftover.unlink(missing_ok=True)
+        """Delete temp files a killed apply left (only ours, only regular files, never inside control folders)."""
+        scan = self.tree.scan(lambda rel: is_control_name(rel.rsplit("/", 1)[-1]),
+                              lambda rel: not rel.endswith(PARTIAL_SUFFIX))
+        for leftover in scan.files:
+            self.tree.unlink(leftover)
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _publish_conflict_copy(pending: PendingFile) -> str:
+    """Publish ``pending`` under the first free ``name.from-storage[-N].ext`` beside its target (never over
+    anything); returns its path relative to the confined root."""
+    stem, dot, suffix = pending.name.rpartition(".")
+    stem, suffix = (stem, dot + suffix) if stem else (pending.name, "")
+    for n in range(1, 10_000):
+        mark = f"{CONFLICT_MARK}{'' if n == 1 else f'-{n}'}{suffix}"
+        room = 255 - len(mark.encode())
+        name = stem.encode()[:room].decode("utf-8", "ignore") + mark
+        if pending.publish(name, expect=None) is not None:
+            return f"{pending.folder}/{name}" if pending.folder else name
+    raise FileExistsError(f"too many conflict copies of {pending.target}: resolve them first")
 
 
 def _remote_state(r: RemoteFile | None, base: Entry | None) -> str:
@@ -435,39 +544,11 @@ def _decide(direction: str, path: str, rs: str, ls: str, r: RemoteFile | None) -
     return change, (other if change is None else None)
 
 
-def _replace_if_unchanged(tmp: Path, target: Path, expect: os.stat_result | None) -> int | None:
-    """Rename ``tmp`` over ``target`` if ``target`` is still as planned; return its new ``st_mtime_ns``, else None.
-    Inline on the event loop like the open: per-file worker-thread hops cost more CPU than they saved (bench)."""
-    if not _same_stat(target, expect):
-        return None
-    os.replace(tmp, target)
-    return target.stat().st_mtime_ns
-
-
-def _same_stat(path: Path, expect: os.stat_result | None) -> bool:
-    """Whether ``path`` is still as planned (absent when ``expect`` is None)."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return expect is None
-    return expect is not None and (st.st_size, st.st_mtime_ns) == (expect.st_size, expect.st_mtime_ns)
-
-
-def _conflict_copy(target: Path) -> Path:
-    stem, suffix = (target.stem, target.suffix) if target.suffix else (target.name, "")
-    for n in range(1, 10_000):
-        copy = target.with_name(f"{stem}{CONFLICT_MARK}{'' if n == 1 else f'-{n}'}{suffix}")
-        if not copy.exists():
-            return copy
-    raise FileExistsError(f"too many conflict copies of {target}: resolve them first")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's content (read in 1 MiB chunks)."""
+def sha256_of(f: BinaryIO, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of an open file's content from its current position (read in 1 MiB chunks)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
+    while block := f.read(chunk):
+        h.update(block)
     return h.hexdigest()
 
 

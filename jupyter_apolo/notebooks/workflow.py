@@ -6,6 +6,7 @@ Settings (:class:`SyncSettings`) can override the volume's ``remote``/``local`` 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,10 +47,22 @@ def open_sync(api, path: str | Path, settings: SyncSettings = SyncSettings()) ->
         volume = project.volume(settings.volume)
     if volume.local is None or not (volume.local == project.root or project.root in volume.local.parents):
         raise ProjectError(f"the local folder {volume.local} is outside the project {project.root}")
+    _refuse_linked_folder(project.root, volume.local)
     remote = StorageFolder(api, volume.remote)
     manifest = Manifest.load(manifest_path(project, volume.id), remote.uri)
     flt = project_filter(project.root, volume.local)
     return project, NotebookSync(volume.local, remote, manifest, flt, concurrency=settings.concurrency)
+
+
+def _refuse_linked_folder(root: Path, local: Path) -> None:
+    """``ProjectError`` when a folder from the project ``root`` down to the volume's ``local`` folder is a symlink
+    (a checkout can hold anyone's symlinks: ``notebooks -> ~/.ssh`` must not receive storage files)."""
+    folder = root
+    for part in local.relative_to(root).parts:
+        folder = folder / part
+        if folder.is_symlink():
+            raise ProjectError(f"{folder} is a symbolic link (to {os.readlink(folder)}): sync never follows links. "
+                               "Make it a real folder, or point the volume's 'local' at one.")
 
 
 async def plan(api, path: str | Path, direction: str = PULL, settings: SyncSettings = SyncSettings()) -> Plan:  # type: ignore[no-untyped-def]

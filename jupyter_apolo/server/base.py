@@ -43,6 +43,8 @@ CONFIG_FIX = ("After `apolo login`, press refresh; no restart is needed. A serve
 
 #: Longest workspace path accepted, in characters (Linux PATH_MAX is 4096 bytes).
 MAX_PATH = 4096
+#: Longest name in a workspace path, in bytes (NAME_MAX of Linux and macOS file systems).
+MAX_NAME_BYTES = 255
 
 
 class JSONError(web.HTTPError):
@@ -111,13 +113,18 @@ class ApoloHandler(APIHandler):
     def local_path(self, rel: str | None) -> Path:
         """The resolved local path of workspace path ``rel`` (``a/b.ipynb``; a leading ``/`` is
         allowed, as in the contents API; empty or None: the root). Raises ``JSONError(400)`` for a
-        NUL or backslash, a ``..`` segment, an over-long path, or a path leaving the root (also
+        NUL or backslash, a ``..`` segment, an over-long path or name, or a path leaving the root (also
         through a symlink)."""
         rel = rel or ""
         if "\x00" in rel or "\\" in rel or len(rel) > MAX_PATH:
             raise JSONError(400, f"Invalid workspace path {rel[:80]!r}: use '/'-separated names without NUL or "
                                  f"backslash, at most {MAX_PATH} characters.")
         parts = PurePosixPath(rel.strip("/")).parts
+        long_name = next((p for p in parts if len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES), None)
+        if long_name is not None:
+            size = len(long_name.encode("utf-8", "surrogatepass"))
+            raise JSONError(400, f"Invalid workspace path {rel[:80]!r}: the name {long_name[:40]!r}... is too "
+                                 f"long ({size} bytes; at most {MAX_NAME_BYTES}).")
         if ".." in parts:
             raise JSONError(400, f"Invalid workspace path {rel!r}: '..' is not allowed; give a path inside the workspace.")
         root = self.workspace_root

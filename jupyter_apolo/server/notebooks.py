@@ -4,12 +4,17 @@ Thin handlers over ``jupyter_apolo.notebooks``; paths are relative to the server
 browser shows) and may not leave it. Settings: ``c.ApoloNotebooks.*``. REST contract (all under ``<base>apolo/notebooks/``,
 ``@authenticated``, JSON errors ``{"error", ...}``):
 
-- ``GET plan?path=P&direction=pull|push`` -> ``{"direction", "local", "remote", "unchanged", "changes": [{"path",
-  "action", "reason", "size"}], "elsewhere": [...]}``; 400 when ``P`` is not in a flow project.
-- ``POST apply`` ``{"path", "direction", "delete": false|true|[paths]}`` -> ``application/x-ndjson`` lines
-  ``{"event": "progress", "done", "total", "path", "action", "bytes"}`` then one ``{"event": "result", "downloaded",
-  "uploaded", "deleted", "verified", "conflicts": [{"path", "reason", "kept_as"}], "proposed_deletions", "bytes",
-  "transferred"}`` (or ``{"event": "error", "error"}`` if the apply fails mid-way; re-plan to resume).
+- ``GET plan?path=P&direction=pull|push`` -> ``{"id", "direction", "local", "remote", "unchanged", "changes":
+  [{"path", "action", "reason", "size"}], "elsewhere": [...], "skipped": [{"path", "side", "reason"}]}``; 400 when
+  ``P`` is not in a flow project. ``skipped``: control paths, names this system cannot hold, local symlinks.
+- ``POST apply`` ``{"path", "direction", "plan": id, "delete": false|true|[paths]}`` applies the plan the user
+  reviewed: ``plan`` is its ``id``; when storage or the folder changed since, 409 ``{"error", "plan": <new plan>}``
+  and nothing is done. ``delete``: the reviewed deletions to carry out (``true``: all of them, only with ``plan``;
+  a path that is no longer a proposed deletion -> 409). Answers ``application/x-ndjson`` lines
+  ``{"event": "progress", "done", "total", "path", "action", "bytes"}`` then exactly one ``{"event": "result",
+  "downloaded", "uploaded", "deleted", "verified", "conflicts": [{"path", "reason", "kept_as"}],
+  "proposed_deletions", "skipped", "bytes", "transferred"}`` or ``{"event": "error", "error"}`` (whatever failed
+  mid-way, a full disk included; what finished is recorded: re-plan to resume).
 - ``GET status?path=P`` -> ``{"root", "files": [{"path", "index", "worktree"}]}`` (git, under ``P``).
 - ``GET diff?path=FILE`` -> ``{"kind": "notebook", "base", "diff", "text"}`` (nbdime) or ``{"kind": "text", "text"}``.
 - ``POST commit`` ``{"message", "paths": [...], "clear_outputs"?}`` -> ``{"sha", "summary", "files", "output"}``.
@@ -24,9 +29,11 @@ import json
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.iostream import StreamClosedError
 from traitlets import Bool, Int, Unicode
 from traitlets.config import Configurable
 
+from ..client.localfs import display_name
 from ..notebooks import GitRepo, workflow
 from ..notebooks.sync import DEFAULT_CONCURRENCY, PULL, PUSH
 from .base import ApoloHandler, JSONError, error_answer
@@ -74,29 +81,54 @@ class ApplyHandler(NotebooksHandler):
         body = self.json_body()
         path = self.local_path(body.get("path"))
         direction = self.direction(body.get("direction"))
-        delete = body.get("delete", False)
-        if not isinstance(delete, (bool, list)):
+        delete, reviewed = body.get("delete", False), body.get("plan")
+        if not (isinstance(delete, bool) or (isinstance(delete, list) and all(isinstance(p, str) for p in delete))):
             raise JSONError(400, "delete must be true, false or a list of paths")
+        if reviewed is not None and not isinstance(reviewed, str):
+            raise JSONError(400, "plan must be the id of the plan you reviewed (GET plan gives it)")
+        if delete is True and not reviewed:
+            raise JSONError(400, 'delete: true deletes what the plan you reviewed proposes: send its id as "plan" '
+                                 "(GET plan gives it), or list the paths to delete")
         api = await self.connection.client()
         _, syncer = workflow.open_sync(api, path, self.notebooks.sync_settings())
         plan = await syncer.plan(direction)
+        if reviewed and reviewed != plan.id:
+            raise JSONError(409, "The notebooks changed since the plan you reviewed: nothing was done. Review the "
+                                 "new plan and apply it.", plan=plan.to_json())
+        if isinstance(delete, list):  # only what the user reviewed, and only while it is still a proposed deletion
+            stale = sorted(set(delete) - {c.path for c in plan.deletions})
+            if stale:
+                raise JSONError(409, f"Not proposed for deletion any more (changed since you reviewed the plan): "
+                                     f"{', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}. Nothing was done; "
+                                     "review the new plan.", paths=stale, plan=plan.to_json())
         self.set_header("Content-Type", "application/x-ndjson")
 
         def progress(event: dict) -> None:
             self.write(json.dumps({"event": "progress", **event}) + "\n")
             self.flush()
 
+        # From here the answer is a stream: it ends with exactly one result or error event, whatever is raised.
         try:
             result = await syncer.apply(plan, delete=delete, progress=progress)
             last = {"event": "result", **result.to_json()}
         except Exception as exc:  # noqa: BLE001 - the stream must end with one result or error event
-            answer = error_answer(exc)
-            if answer is None:
-                self.log.exception("apolo: notebooks apply failed")
-            last = {"event": "error", "error": answer.message if answer else
-                    f"Unexpected {type(exc).__name__} during the apply; see the server log. Re-plan to resume."}
-        self.write(json.dumps(last) + "\n")
-        self.finish()
+            last = {"event": "error", "error": self._apply_error(exc)}
+        try:
+            self.write(json.dumps(last) + "\n")
+            self.finish()
+        except StreamClosedError:  # the client went away: nothing left to tell
+            pass
+
+    def _apply_error(self, exc: Exception) -> str:
+        answer = error_answer(exc)
+        if answer is not None:
+            return answer.message
+        if isinstance(exc, OSError):  # a full disk, a read-only folder...: name the error and the file
+            where = f": {display_name(str(exc.filename))}" if exc.filename else ""
+            return (f"{exc.strerror or exc}{where}. What finished is recorded: fix that, then plan and apply "
+                    "again to resume.")
+        self.log.exception("apolo: notebooks apply failed", exc_info=exc)
+        return f"Unexpected {type(exc).__name__} during the apply; see the server log. Re-plan to resume."
 
 
 class GitStatusHandler(NotebooksHandler):

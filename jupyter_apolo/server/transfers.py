@@ -13,7 +13,9 @@ REST (all ``@authenticated``; bodies and answers JSON):
   ``DELETE apolo/transfers/<id>`` cancels a running transfer (204).
 
 A task: ``{"id", "direction", "src", "dst", "bytes", "bytes_total", "files", "files_total",
-"current", "done", "error"}``; bytes in bytes, totals null while unknown, ``error`` null or
+"current", "skipped": [{"path", "reason"}], "done", "error"}``; bytes in bytes, totals null while
+unknown, ``skipped`` what was left alone (symlinks below the source or destination, control
+paths such as ``.git``, names this system cannot hold; ``client/localfs.py``), ``error`` null or
 ``{"error": message, ...}``. Files land atomically (the client's transfer functions write a
 temp file and rename it), so a failed or cancelled transfer leaves no partial file.
 """
@@ -55,7 +57,7 @@ class Task:
         p = self.progress
         return {"id": self.id, "direction": self.direction, "src": self.src, "dst": self.dst,
                 "bytes": p.bytes_done, "bytes_total": p.bytes_total, "files": p.files_done,
-                "files_total": p.files_total, "current": self.shown(p.current), "done": self.done,
+                "files_total": p.files_total, "current": self.shown(p.current), "skipped": p.skipped, "done": self.done,
                 "error": self.error}
 
 

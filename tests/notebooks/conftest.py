@@ -3,15 +3,23 @@ project ``awesome-team`` (alice admin, bob writer) on the embedded platform, and
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
+import httpx
 import pytest
 
 from jupyter_apolo.client import Apolo, NotFoundError, resolve_config
 from jupyter_apolo.notebooks import workflow
 from jupyter_apolo.notebooks.sync import PULL
+from tests.support.net import free_port
+from tests.support.platform import wait_for
 
 TEAM = "awesome-team"
 NOTEBOOKS_URI = "storage:/awesome-team/awesome_project/notebooks"
@@ -38,6 +46,52 @@ def make_checkout(dest: Path, flow_project: Path) -> Path:
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "Project from the template")
     return dest
+
+
+@contextmanager
+def jupyter_server(platform, base: Path, config: dict | None = None,  # type: ignore[no-untyped-def]
+                   preexec_fn: Callable[[], None] | None = None) -> Iterator[tuple[httpx.Client, Path]]:
+    """A real ``jupyter server`` subprocess with the extension, signed in to ``platform`` as alice, root_dir =
+    ``base/root``; yields (httpx client with the server token, root_dir). ``config``: more traitlets config;
+    ``preexec_fn``: run in the child before exec (e.g. resource limits)."""
+    token = "notebooks-test-token"
+    root, config_dir = base / "root", base / "config"
+    root.mkdir(), config_dir.mkdir()
+    (base / "apolo-token").write_text(platform.token("alice"))
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps({
+        "ServerApp": {"jpserver_extensions": {"jupyter_apolo": True}, "token": token, "root_dir": str(root),
+                      "open_browser": False},
+        "IdentityProvider": {"token": token},
+        "ApoloServer": {"url": platform.url, "token_file": str(base / "apolo-token")},
+        **(config or {}),
+    }))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APOLO_", "NEURO_"))}
+    env.update(JUPYTER_CONFIG_DIR=str(config_dir), JUPYTER_RUNTIME_DIR=str(base / "runtime"), HOME=str(base))
+    log = open(base / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
+                             "--no-browser", "--allow-root"], env=env, stdout=log, stderr=log, preexec_fn=preexec_fn)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}/", headers={"Authorization": f"token {token}"},
+                          timeout=120)
+
+    def up() -> bool:
+        try:
+            return client.get("apolo/version").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(up, 60, interval=0.2, what=f"jupyter server (log: {base / 'server.log'})")
+        yield client, root
+    finally:
+        client.close()
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not leave it running
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 @pytest.fixture
@@ -82,3 +136,19 @@ def session(platform, team):
     yield get
     for s in cache.values():
         s.close()
+
+
+@pytest.fixture
+def shell(platform, team, monkeypatch):
+    """``shell("notebooks status")`` -> what ``%apolo notebooks status`` returns in a real IPython shell signed in
+    to the module's platform as alice."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "jupyter_apolo")
+    ip.run_line_magic("config", f"ApoloMagics.url = {platform.url!r}")
+    ip.run_line_magic("config", f"ApoloMagics.token = {platform.token('alice')!r}")
+    ip.run_line_magic("config", "ApoloMagics.progress = False")
+    yield lambda line: ip.run_line_magic("apolo", line)
+    ip.run_line_magic("config", "ApoloMagics.token = ''")
+    ip.run_line_magic("config", "ApoloMagics.url = ''")

@@ -9,24 +9,11 @@ import time
 import nbformat
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from tests.notebooks.conftest import NOTEBOOKS_URI, clear_notebooks, git
 from tests.support.flow import sample_project
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture
-def shell(platform, team, monkeypatch):
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "jupyter_apolo")
-    ip.run_line_magic("config", f"ApoloMagics.url = {platform.url!r}")
-    ip.run_line_magic("config", f"ApoloMagics.token = {platform.token('alice')!r}")
-    ip.run_line_magic("config", "ApoloMagics.progress = False")
-    yield lambda line: ip.run_line_magic("apolo", line)
-    ip.run_line_magic("config", "ApoloMagics.token = ''")
-    ip.run_line_magic("config", "ApoloMagics.url = ''")
 
 
 @pytest.fixture

@@ -27,7 +27,8 @@ def test_download_resumes_hashes_and_sends_one_open_per_file(platform, tmp_path)
                 remote = StorageFolder(api, folder)
                 [listed] = (await remote.list_files(lambda rel: False)).values()
                 proxy.requests.clear()
-                sha = await remote.download(listed.path, tmp_path / "nb.ipynb", listed.size)
+                with open(tmp_path / "nb.ipynb", "wb") as out:
+                    sha = await remote.download(listed.path, out, listed.size)
         finally:
             proxy.close()
         return listed, sha, proxy

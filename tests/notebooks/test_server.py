@@ -4,62 +4,22 @@ its loop fixtures would leak into the rest of this folder), talking to the embed
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import httpx
 import nbformat
 import pytest
 
-from tests.notebooks.conftest import NOTEBOOKS_URI, clear_notebooks, git, make_checkout
-from tests.support.net import free_port
-from tests.support.platform import wait_for
+from tests.notebooks.conftest import NOTEBOOKS_URI, clear_notebooks, git, jupyter_server, make_checkout
 
 pytestmark = pytest.mark.timeout(300)
-TOKEN = "notebooks-test-token"
 
 
 @pytest.fixture(scope="module")
 def lab(platform, team, tmp_path_factory):
     """A jupyter server with the extension, root_dir = a temp folder; yields (httpx client, root_dir)."""
-    base = tmp_path_factory.mktemp("jupyter")
-    root, config = base / "root", base / "config"
-    root.mkdir(), config.mkdir()
-    (base / "apolo-token").write_text(platform.token("alice"))
-    (config / "jupyter_server_config.json").write_text(json.dumps({
-        "ServerApp": {"jpserver_extensions": {"jupyter_apolo": True}, "token": TOKEN, "root_dir": str(root),
-                      "open_browser": False},
-        "IdentityProvider": {"token": TOKEN},
-        "ApoloServer": {"url": platform.url, "token_file": str(base / "apolo-token")},
-        "ApoloNotebooks": {"clear_outputs": True},
-    }))
-    port = free_port()
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("APOLO_", "NEURO_"))}
-    env.update(JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(base / "runtime"), HOME=str(base))
-    log = open(base / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1",
-                             "--no-browser", "--allow-root"], env=env, stdout=log, stderr=log)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}/", headers={"Authorization": f"token {TOKEN}"},
-                          timeout=120)
-
-    def up() -> bool:
-        try:
-            return client.get("apolo/version").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(up, 60, interval=0.2, what=f"jupyter server (log: {base / 'server.log'})")
-        yield client, root
-    finally:
-        client.close()
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:  # a loaded machine: do not leave it running
-            proc.kill()
-            proc.wait()
+    with jupyter_server(platform, tmp_path_factory.mktemp("jupyter"), {"ApoloNotebooks": {"clear_outputs": True}}) as lab:
+        yield lab
 
 
 @pytest.fixture

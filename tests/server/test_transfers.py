@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from jupyter_apolo.client.localfs import TEMP_SUFFIX
 from tests.support.platform import async_wait_for
 from tests.support.tcp_proxy import CuttingProxy
 
@@ -142,7 +143,7 @@ def apolo_config(apolo_config, request):
 
 
 def partial_files(root) -> list[str]:
-    return [p.name for p in root.iterdir() if p.name.endswith(".part")]
+    return [p.name for p in root.iterdir() if p.name.endswith(TEMP_SUFFIX)]
 
 
 async def test_cancel_leaves_no_partial_file(fetch, platform, jp_root_dir, stalling_network):
