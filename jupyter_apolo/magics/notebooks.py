@@ -178,16 +178,23 @@ SUBCOMMANDS["notebooks"] = notebooks
 
 
 @command(SUBCOMMANDS, "commit", "Commit notebooks with git: %apolo commit -m MESSAGE [PATH ...] "
-                                "(paths are staged first; without paths, the flow project's notebooks folder; "
-                                "identity from git config).")
+                                "(paths are staged first; without paths, what is staged, else the changes in the "
+                                "flow project's notebooks folder; identity from git config).")
 @arg("-m", "--message", required=True, help="the commit message")
 @arg("--clear-outputs", action="store_true", help="commit notebooks without outputs (the working tree keeps them)")
 @arg("paths", nargs="*", metavar="PATH",
-     help="files or folders to stage and commit (default: the flow project's notebooks folder)")
+     help="files or folders to stage and commit (default: what is staged, else the notebooks folder's changes)")
 def _commit(magics: Any, args: Any) -> TextResult:
     try:
-        paths = [os.path.abspath(p) for p in args.paths] or [str(_notebooks_folder(os.getcwd()))]
-        repo = GitRepo(paths[0])
+        paths = [os.path.abspath(p) for p in args.paths]
+        if not paths:
+            try:
+                staged = GitRepo(os.getcwd()).staged()
+            except GitError:
+                staged = []
+            if not staged:  # nothing staged: what `%apolo notebooks pull` brought, as the sample README says
+                paths = [str(_notebooks_folder(os.getcwd()))]
+        repo = GitRepo(paths[0] if paths else os.getcwd())
         done = repo.commit(args.message, paths, clear_outputs=args.clear_outputs)
     except (GitError, ProjectError) as exc:
         raise UsageError(f"%apolo commit: {exc}") from None
