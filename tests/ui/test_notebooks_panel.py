@@ -114,6 +114,14 @@ def shoot(page: Page, folder: Path, name: str, main: bool = False) -> None:
                     clip={"x": 0, "y": 0, "width": box["x"] + box["width"] + 1, "height": box["y"] + box["height"]})
 
 
+def brightness(css_color: str) -> float:
+    """Mean of the RGB channels in 0..1 of a computed CSS colour (``rgb(...)`` or ``color(srgb r g b)``)."""
+    inner = css_color[css_color.index("(") + 1: css_color.rindex(")")].replace(",", " ").split()
+    if inner[0] == "srgb":
+        return sum(float(c) for c in inner[1:4]) / 3
+    return sum(float(c) for c in inner[:3]) / 3 / 255
+
+
 def commit_and_push(panel, message: str) -> None:
     panel.locator(".jp-ApoloNotebooks-message").fill(message)
     panel.locator('[data-action="commit"]').click()
@@ -272,7 +280,12 @@ def test_states_light_and_dark(page, demo, screenshots):
         shoot(page, screenshots, "notebooks-diff-dark", main=True)
         panel.locator("#jp-apolo-nb-path").fill("elsewhere")
         panel.locator("#jp-apolo-nb-path").press("Enter")
-        expect(panel.locator(".jp-Apolo-notice")).to_be_visible()
+        notice = panel.locator(".jp-Apolo-notice")
+        expect(notice).to_be_visible()
+        # readable: a dark background under the light text (the light warn colour made it unreadable)
+        background = brightness(notice.evaluate("e => getComputedStyle(e).backgroundColor"))
+        text = brightness(notice.evaluate("e => getComputedStyle(e).color"))
+        assert text - background > 0.4, (text, background)
         shoot(page, screenshots, "notebooks-error-dark")
     finally:
         demo.lab.write_settings("@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Light"})
