@@ -250,7 +250,8 @@ def share_lines(result: ShareResult, shown_uri: str) -> list[str]:
     user, action = result.user, result.action
     first = f"Shared {shown_uri} with {user}: {action}."
     if result.higher:
-        first = f"{user} already has {action} on {shown_uri} (higher than {result.requested}); nothing lowered."
+        why = f" through {result.via}" if getattr(result, "via", "") else ""
+        first = f"{user} already has {action} on {shown_uri}{why} (higher than {result.requested}); nothing lowered."
     scheme = result.uri.partition(":")[0]
     lines = [first, f"{user} can {capabilities(scheme, action)}."]
     if scheme == "job" and not JOB_ID.fullmatch(result.uri.rstrip("/").rsplit("/", 1)[-1]):

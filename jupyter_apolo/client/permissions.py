@@ -39,12 +39,14 @@ class Permission:
 class ShareResult:
     """What a share did: ``action`` is the grantee's effective action, ``requested`` the one asked;
     ``higher`` is True when the effective action is higher (the CLI warns
-    ``User already has higher permission``)."""
+    ``User already has higher permission``). ``via``: when ``higher``, where that action comes from, in words
+    (``your share of storage:/alice/data``, ``a role or membership in project awesome-team``); else empty."""
 
     uri: str
     user: str
     action: str
     requested: str
+    via: str = ""
 
     @property
     def higher(self) -> bool:
@@ -86,6 +88,15 @@ def best_action(uri: str, permissions: Iterable[Permission]) -> str | None:
     return max(found, key=action_rank) if found else None
 
 
+def _project_of(uri: str, org: str | None) -> str | None:
+    """The project of a canonical ``job:``/``storage:``/``image:`` URI (``scheme://cluster[/org]/project/...``)."""
+    scheme, _, rest = uri.partition("://")
+    parts = rest.split("/")[1:]  # after the cluster
+    if org and parts[:1] == [org]:
+        parts = parts[1:]
+    return parts[0] if scheme in ("job", "storage", "image") and parts and parts[0] else None
+
+
 def principal_segment(name: str) -> str:
     """A user or role name as a ``{api}/users/{name}`` path segment (``/`` -> ``:``, sdk ``_users.py``).
 
@@ -118,7 +129,25 @@ class Permissions:
         resp = await self._api.request("POST", f"users/{principal_segment(user)}/permissions",
                                        json=[{"uri": canonical, "action": action}])
         got = (resp.json() or [{}])[0]
-        return ShareResult(uri=got.get("uri", canonical), user=user, action=got.get("action", action), requested=action)
+        result = ShareResult(uri=got.get("uri", canonical), user=user, action=got.get("action", action),
+                             requested=action)
+        if result.higher:
+            result = ShareResult(result.uri, user, result.action, action, await self._why_higher(result))
+        return result
+
+    async def _why_higher(self, result: ShareResult) -> str:
+        """Where ``result.user``'s higher action on ``result.uri`` comes from: my own earlier share (on the URI or
+        an ancestor), else a role or project membership (the platform tells only them which)."""
+        try:
+            mine = [p for p in await self.shared() if p.user == result.user and covers(p.uri, result.uri)
+                    and action_rank(p.action) >= action_rank(result.action)]
+        except Exception:  # noqa: BLE001 - the wording must not fail the share that already happened
+            mine = []
+        if mine:
+            return f"your share of {short_uri(mine[0].uri, self._api.config)}"
+        project = _project_of(result.uri, self._api.config.org)
+        return (f"a role or membership in project {project}" if project
+                else "a role, a project membership or another manager's share")
 
     async def revoke(self, uri: str, user: str) -> None:
         """Remove ``user``'s grant on exactly ``uri`` (``apolo acl revoke``).

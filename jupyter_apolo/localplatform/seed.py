@@ -3,7 +3,8 @@
 On the platform: the user, teammates ``alice`` and ``bob``, a team project ``awesome-team``
 (the user admin, alice writer, bob reader), three notebooks on storage under the flow's
 notebooks volume, and a running Jupyter notebook job that mounts it. In the workspace: a flow
-project ``awesome-project/`` (``.apolo/live.yml`` volumes, ``.apolo/project.yml``) under git.
+project ``awesome-project/`` (``.apolo/live.yml`` volumes, ``.apolo/project.yml``) under git, whose ``origin`` is a
+local bare repository (``.git-remotes/awesome-project.git`` in the workspace) so ``%apolo push`` works offline.
 
 Everything here is of this project's own making; nothing is copied from ../shared fixtures.
 """
@@ -134,6 +135,7 @@ def seed_workspace(workspace: Path) -> Path:
     (idempotent); returns its path. Raises ``subprocess.CalledProcessError`` if git fails."""
     project = workspace / "awesome-project"
     if (project / ".apolo").exists():
+        _ensure_origin(workspace, project)  # data dirs seeded before the origin existed get one too
         return project
     (project / ".apolo").mkdir(parents=True)
     (project / ".apolo" / "live.yml").write_text(LIVE_YML)
@@ -145,14 +147,31 @@ def seed_workspace(workspace: Path) -> Path:
     (project / "notebooks" / ".gitkeep").write_text("")
     (project / "README.md").write_text(
         "# Awesome Project\n\nA sample flow project. Its notebooks live on storage at "
-        f"`storage:/{NOTEBOOKS_REMOTE}`;\npull them here with `%apolo notebooks pull`, review and "
-        "`%apolo commit -m \"...\"`.\n"
+        f"`storage:/{NOTEBOOKS_REMOTE}`;\npull them here with `%apolo notebooks pull`, review, "
+        "`%apolo commit -m \"...\"` and `%apolo push`\n(its `origin` is a local bare repository in "
+        "`.git-remotes/`; point it at your own with `git remote set-url origin URL`).\n"
     )
     git = ["git", "-c", "user.name=jupyter-apolo", "-c", "user.email=jupyter-apolo@localhost"]
     subprocess.run(["git", "init", "-q", "-b", "main", str(project)], check=True)
     subprocess.run([*git, "-C", str(project), "add", "-A"], check=True)
     subprocess.run([*git, "-C", str(project), "commit", "-q", "-m", "Sample flow project"], check=True)
+    _ensure_origin(workspace, project)
     return project
+
+
+def _ensure_origin(workspace: Path, project: Path) -> None:
+    """Give ``project`` a bare ``origin`` under ``workspace/.git-remotes`` (hidden in Lab's file browser) holding
+    its ``main``, with ``main`` tracking it; nothing when an ``origin`` exists already."""
+    if not (project / ".git").exists():
+        return
+    remotes = subprocess.run(["git", "-C", str(project), "remote"], capture_output=True, text=True, check=True)
+    if "origin" in remotes.stdout.split():
+        return
+    bare = workspace / ".git-remotes" / f"{project.name}.git"
+    if not bare.exists():
+        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    subprocess.run(["git", "-C", str(project), "remote", "add", "origin", str(bare)], check=True)
+    subprocess.run(["git", "-C", str(project), "push", "-q", "-u", "origin", "main"], check=True, capture_output=True)
 
 
 def notebook_job_body(cluster: str, org: str, suffix: str) -> dict:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import html
 import os
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from ..client import InvalidInput
-from ..notebooks import GitError, GitRepo, ProjectError, workflow
+from ..notebooks import GitError, GitRepo, ProjectError, load_project, workflow
 from ..notebooks.sync import PULL, PUSH, Plan, Result
 from .parser import arg, command
 
@@ -42,20 +43,25 @@ class SyncReport:
             if not plan.changes:
                 out.append("  nothing to do")
         else:
+            merged = getattr(result, "merged", [])  # notebooks changed on both sides, merged cell by cell
             for name, paths in (("downloaded", result.downloaded), ("uploaded", result.uploaded),
-                                ("deleted", result.deleted)):
+                                ("merged", merged), ("deleted", result.deleted)):
                 out += [f"  {name:<13} {p}" for p in paths]
             for c in result.conflicts:
                 kept = f"storage version kept as {c.kept_as}" if c.kept_as else "kept"
+                marked = getattr(c, "merge_as", None)
+                kept += f", merge with conflict markers in {marked}" if marked else ""
                 out.append(f"  CONFLICT      {c.path}  ({c.reason}; {kept})")
             out += [f"  proposed      delete {p}  (run again with --delete to apply)" for p in result.proposed_deletions]
-            if not (result.transferred or result.deleted or result.conflicts or result.proposed_deletions):
+            if not (result.transferred or merged or result.deleted or result.conflicts or result.proposed_deletions):
                 out.append("  already in sync")
         skipped = plan.skipped + (result.skipped if result is not None else [])
         out += [f"  skipped       {s.path}  ({s.side}: {s.reason})" for s in skipped]
         out.append(f"  {plan.unchanged} unchanged")
         if self.git is not None:
-            out.append(f"git: {len(self.git)} changed file(s) in {plan.local_root.name}/" if self.git else "git: clean")
+            folder = f"{plan.local_root.name}/"
+            out.append(f"git: {len(self.git)} uncommitted change(s) in {folder} (%apolo commit -m MESSAGE commits them)"
+                       if self.git else f"git: clean (nothing to commit in {folder})")
             out += [f"  {(s.index + s.worktree).strip():<3} {s.path}" for s in self.git]
         return out
 
@@ -174,18 +180,41 @@ SUBCOMMANDS["notebooks"] = notebooks
 
 
 @command(SUBCOMMANDS, "commit", "Commit notebooks with git: %apolo commit -m MESSAGE [PATH ...] "
-                                "(paths are staged first; identity from git config).")
+                                "(paths are staged first; without paths, what is staged, else the changes in the "
+                                "flow project's notebooks folder; identity from git config).")
 @arg("-m", "--message", required=True, help="the commit message")
 @arg("--clear-outputs", action="store_true", help="commit notebooks without outputs (the working tree keeps them)")
-@arg("paths", nargs="*", metavar="PATH", help="files or folders to stage and commit (default: what is staged)")
+@arg("paths", nargs="*", metavar="PATH",
+     help="files or folders to stage and commit (default: what is staged, else the notebooks folder's changes)")
 def _commit(magics: Any, args: Any) -> TextResult:
     try:
-        repo = GitRepo(args.paths[0] if args.paths else os.getcwd())
-        done = repo.commit(args.message, [os.path.abspath(p) for p in args.paths], clear_outputs=args.clear_outputs)
-    except GitError as exc:
+        paths = [os.path.abspath(p) for p in args.paths]
+        if not paths:
+            try:
+                staged = GitRepo(os.getcwd()).staged()
+            except GitError:
+                staged = []
+            if not staged:  # nothing staged: what `%apolo notebooks pull` brought, as the sample README says
+                paths = [str(_notebooks_folder(os.getcwd()))]
+        repo = GitRepo(paths[0] if paths else os.getcwd())
+        done = repo.commit(args.message, paths, clear_outputs=args.clear_outputs)
+    except (GitError, ProjectError) as exc:
         raise UsageError(f"%apolo commit: {exc}") from None
     files = "\n".join(f"  {f}" for f in done.files)
     return TextResult(f"[{done.sha[:10]}] {done.summary}\n{files}", done)
+
+
+def _notebooks_folder(cwd: str) -> Path:
+    """The notebooks volume's local folder of the flow project around ``cwd`` (what ``%apolo notebooks pull``
+    fills). Raises :class:`ProjectError` outside a flow project: then the paths must be named."""
+    try:
+        project = load_project(cwd, default_project_name="-")  # only the local folder is read, not the remote
+        local = project.notebooks().local
+        if local is None:
+            raise ProjectError(f"the notebooks volume of {project.root} has no 'local' folder")
+        return local
+    except ProjectError as exc:
+        raise ProjectError(f"{exc}; or name the files to commit: %apolo commit -m MESSAGE PATH ...") from None
 
 
 @command(SUBCOMMANDS, "push", "Push the current git branch (never forced; sets the upstream on the first push).")

@@ -155,7 +155,9 @@ class GitRepo:
         diff = diff_notebooks(base, current)
         out = _Collect()
         pretty_print_diff(base, diff, rel, PrettyPrintConfig(out=out))
-        return {"kind": "notebook", "path": rel, "base": json.loads(nbformat.writes(base)),
+        # The base as nbdime's diff saw it (each source one string: the diff's offsets count characters in it);
+        # nbformat.writes would split sources into lines, which nbdime's diff widget rejects.
+        return {"kind": "notebook", "path": rel, "base": json.loads(json.dumps(base)),
                 "diff": json.loads(json.dumps(diff, default=dict)), "text": "".join(out.parts)}
 
     def stage(self, paths: Iterable[str | Path], clear_outputs: bool = False) -> list[str]:

@@ -5,7 +5,8 @@ Sources, in the CLI's order (sdk ``_file_filter.py``, cli ``storage.py::calc_fil
 named by ``cp-exclude-from-files`` (default ``.apoloignore``, ``.neuroignore``) found in the sync root's parent
 folders and inside the tree. The last matching rule wins; ``!pattern`` re-includes. Patterns without ``/`` match
 at any depth; directories are matched with a trailing ``/``. We apply the rules in both directions (the CLI
-applies ignore files only on upload) and always skip ``.ipynb_checkpoints``.
+applies ignore files only on upload) and always skip ``.ipynb_checkpoints`` and ``.gitkeep`` (git's placeholder
+for an empty folder: it belongs to the checkout, never to storage).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Callable
 from .project import ProjectError
 
 DEFAULT_IGNORE_FILES = (".apoloignore", ".neuroignore")
-ALWAYS_EXCLUDED = (".ipynb_checkpoints",)
+ALWAYS_EXCLUDED = (".ipynb_checkpoints", ".gitkeep")
 
 
 @dataclass

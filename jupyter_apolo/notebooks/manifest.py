@@ -3,10 +3,15 @@
 One JSON file per synced volume plus an append-only journal: every finished transfer appends a line, so an
 apply killed at any point resumes from what was recorded (a torn last line is ignored); :meth:`Manifest.compact`
 folds the journal into the JSON atomically at the end of an apply.
+
+Beside them, a content-addressed **store** (``<volume>.store/<sha256>``) keeps the last-synced bytes of notebooks:
+the base of a cell-level 3-way merge when a notebook changed on both sides (``notebooks/merge.py``). Store files
+are written atomically before the entry that names them; ``compact`` drops the ones no entry names any more.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -15,6 +20,8 @@ from pathlib import Path
 from typing import TextIO
 
 VERSION = 1
+#: Largest file kept in the store as a merge base (bytes): bigger notebooks fall back to two whole copies.
+STORE_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class Manifest:
     def __init__(self, path: Path, remote: str):
         self.path, self.remote = Path(path), remote
         self.journal = self.path.with_suffix(".journal")
+        self.store = self.path.with_suffix(".store")
         self.entries: dict[str, Entry] = {}
         self._journal_file: TextIO | None = None
 
@@ -73,6 +81,29 @@ class Manifest:
         if self.entries.pop(path, None) is not None:
             self._append({"op": "forget", "remote": self.remote, "path": path})
 
+    def keep_base(self, sha256: str, data: bytes) -> None:
+        """Keep ``data`` (whose hex sha256 is ``sha256``) as a merge base; call before :meth:`record` names it.
+        Files over ``STORE_LIMIT`` bytes are not kept."""
+        if len(data) > STORE_LIMIT:
+            return
+        target = self.store / sha256
+        if target.is_file():
+            return
+        if not self.store.is_dir():
+            self._ensure_dir()
+            self.store.mkdir(exist_ok=True)
+        atomic_write_bytes(target, data, fsync=False)  # a torn file is detected by its hash on read
+
+    def base_content(self, sha256: str | None) -> bytes | None:
+        """The kept bytes whose hex sha256 is ``sha256``, or None (never kept, too big, or damaged)."""
+        if not sha256 or not all(c in "0123456789abcdef" for c in sha256):
+            return None
+        try:
+            data = (self.store / sha256).read_bytes()
+        except OSError:
+            return None
+        return data if hashlib.sha256(data).hexdigest() == sha256 else None
+
     def _append(self, record: dict) -> None:
         if self._journal_file is None:
             self._ensure_dir()
@@ -90,6 +121,15 @@ class Manifest:
                 "files": [asdict(e) for _, e in sorted(self.entries.items())]}
         atomic_write_bytes(self.path, json.dumps(data, indent=0).encode())
         self.journal.unlink(missing_ok=True)
+        self._prune_store()
+
+    def _prune_store(self) -> None:
+        if not self.store.is_dir():
+            return
+        named = {e.sha256 for e in self.entries.values()}
+        for kept in self.store.iterdir():
+            if kept.name not in named and not kept.is_symlink():
+                kept.unlink(missing_ok=True)
 
     def _ensure_dir(self) -> None:
         folder = self.path.parent
@@ -98,14 +138,16 @@ class Manifest:
             (folder / ".gitignore").write_text("# jupyter-apolo sync state, not for git\n*\n")
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync and ``os.replace``."""
+def atomic_write_bytes(path: Path, data: bytes, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder, fsync (unless ``fsync=False``) and
+    ``os.replace``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".apolo-partial")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

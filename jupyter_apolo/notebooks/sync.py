@@ -5,9 +5,13 @@ The base is the :class:`~jupyter_apolo.notebooks.manifest.Manifest` of the last 
 size + mtime, then sha256). From that a pull (storage -> disk) or push (disk -> storage) plan follows:
 
 - changed on one side only: transferred in the plan's direction; unchanged files are never transferred;
-- changed on both: a **conflict**; the storage version is written beside the local one
-  (``name.from-storage.ipynb``) unless both contents are identical, and the storage version becomes the base, so
-  the local file then reads as a local edit on top of it (a later push sends it, after you review);
+- changed on both: a **conflict**. A notebook whose last-synced version is in the manifest's store is merged cell
+  by cell with nbdime (``merge.py``): edits to different cells, outputs-only and metadata changes give one merged
+  notebook in place (``Result.merged``); only a true conflict (the same cell changed on both sides) is reported,
+  and then, as for every other file, the storage version is written beside the local one
+  (``name.from-storage.ipynb``), plus for notebooks the merge with nbdime's conflict markers
+  (``name.merge-conflicts.ipynb``). Either way the storage version becomes the base, so the local file then reads as
+  a local edit on top of it (a later push sends it, after you review);
 - deleted on the source side: a **proposed** deletion, applied only when asked (``delete=``);
 - deleted on one side and changed on the other: nothing is deleted, the changed file is kept (restored).
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import hashlib
+import io
 import json
 import os
 import re
@@ -46,12 +51,14 @@ from ..client.localfs import (
     same_file_state,
 )
 from .ignore import FileFilter
-from .manifest import Entry, Manifest
+from .manifest import STORE_LIMIT, Entry, Manifest
+from .merge import NotANotebook, merge_notebook_bytes
 
 PARTIAL_SUFFIX = ".apolo-partial"
 CONFLICT_MARK = ".from-storage"
+MERGE_MARK = ".merge-conflicts"
 _VERIFIED = "<verified>"
-_CONFLICT_COPY = re.compile(re.escape(CONFLICT_MARK) + r"(-\d+)?(\.[^./]+)?$")
+_CONFLICT_COPY = re.compile(f"({re.escape(CONFLICT_MARK)}|{re.escape(MERGE_MARK)})" + r"(-\d+)?(\.[^./]+)?$")
 PULL, PUSH = "pull", "push"
 # Files in flight during an apply. Measured (tests/bench/bench_notebooks_sync.py, 1,000 notebooks, embedded platform):
 # 16 was ~1.5x slower than 4-8, since httpcore's pool re-checks every open connection per request; 8 keeps
@@ -168,18 +175,20 @@ class Plan:
 
 @dataclass(frozen=True)
 class Conflict:
-    """A path changed on both sides: ``kept_as`` is where the storage version now is (None when identical)."""
+    """A path changed on both sides: ``kept_as`` is where the storage version now is (None when identical);
+    ``merge_as``: for a notebook, where nbdime's merge with conflict markers is (None when not made)."""
 
     path: str
     reason: str
     kept_as: str | None
+    merge_as: str | None = None
 
 
 @dataclass
 class Result:
     """What an apply did: paths ``downloaded``, ``uploaded``, ``deleted``, ``verified`` (re-checked, already
-    identical), conflicts, deletions left proposed, paths ``skipped`` at apply time (e.g. a folder replaced by
-    a symlink after the plan) and ``bytes`` transferred."""
+    identical), conflicts, notebooks ``merged`` cell by cell, deletions left proposed, paths ``skipped`` at apply
+    time (e.g. a folder replaced by a symlink after the plan) and ``bytes`` transferred."""
 
     direction: str
     downloaded: list[str] = field(default_factory=list)
@@ -187,6 +196,7 @@ class Result:
     deleted: list[str] = field(default_factory=list)
     verified: list[str] = field(default_factory=list)  # fetched to check, identical to the local file: not rewritten
     conflicts: list[Conflict] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)  # notebooks changed on both sides, merged cell by cell
     proposed_deletions: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     bytes: int = 0
@@ -209,6 +219,10 @@ class NotebookSync:
     run in a worker thread so a server's event loop stays responsive. Local files are reached only through
     :class:`~jupyter_apolo.client.localfs.ConfinedDir` (no symlink followed below ``local_root``).
     """
+
+    #: Merge notebooks changed on both sides cell by cell (False: keep two whole copies, as before; the bench
+    #: compares both).
+    merge = True
 
     def __init__(self, local_root: Path, remote: RemoteTree, manifest: Manifest,
                  file_filter: FileFilter | None = None, concurrency: int = DEFAULT_CONCURRENCY):
@@ -353,7 +367,7 @@ class NotebookSync:
             await _gather_all([run(c) for c in steps])
         finally:
             await asyncio.to_thread(self.manifest.compact)
-        for lst in (result.downloaded, result.uploaded, result.deleted, result.verified):
+        for lst in (result.downloaded, result.uploaded, result.deleted, result.verified, result.merged):
             lst.sort()
         result.conflicts.sort(key=lambda c: c.path)
         result.proposed_deletions.sort()
@@ -410,12 +424,77 @@ class NotebookSync:
             result.downloaded.append(path)
             result.conflicts.append(Conflict(path, change.reason, kept))
             return
+        if self.merge and path.endswith(".ipynb") and await self._merge(plan, change, result):
+            return
         kept = await self._download(path, remote_file, plan.listed_at, expect=stat, beside=True, base_sha=base_sha)
         result.bytes += remote_file.size
         if kept is None:  # same content on both sides (e.g. a first sync into a checkout): nothing to resolve
             result.verified.append(path)
         else:
             result.conflicts.append(Conflict(path, change.reason, kept))
+
+    async def _merge(self, plan: Plan, change: Change, result: Result) -> bool:
+        """Merge a notebook changed on both sides cell by cell, with the last-synced version from the manifest's
+        store as the base (``merge.py``). Returns False, having changed nothing, when the merge does not apply:
+        no stored base, a file too big to keep, storage content identical to the local file or to the base, a
+        side that is not a notebook, or a local file edited since the plan (the caller keeps two copies then)."""
+        path = change.path
+        remote_file, stat, local_sha, base_sha = plan._snapshot[path]
+        base = self.manifest.base_content(base_sha)
+        if base is None or remote_file.size > STORE_LIMIT:
+            return False
+        buffer = io.BytesIO()
+        theirs_sha = await self.remote.download(path, buffer, remote_file.size)
+        theirs = buffer.getvalue()
+        try:
+            with self.tree.open_read(path) as f:
+                seen = os.fstat(f.fileno())
+                mine = f.read()
+        except FileNotFoundError:
+            return False
+        if not same_file_state(seen, stat) or theirs_sha in (base_sha, hashlib.sha256(mine).hexdigest()):
+            return False  # edited since the plan, or nothing to merge: the usual path decides
+        try:
+            outcome = await asyncio.to_thread(merge_notebook_bytes, base, mine, theirs)
+        except NotANotebook:
+            return False
+        result.bytes += remote_file.size
+
+        def record() -> None:  # the storage version becomes the base: the local file reads as an edit on top
+            self.manifest.keep_base(theirs_sha, theirs)
+            self.manifest.record(Entry(path, remote_file.size, theirs_sha, remote_file.mtime, -1, plan.listed_at))
+
+        if outcome.clean:
+            with self.tree.create_temp(path) as pending:
+                pending.file.write(outcome.merged)
+                if pending.publish(expect=stat) is None:  # edited in the meantime: never overwritten
+                    return False
+            record()
+            result.merged.append(path)
+            return True
+        with self.tree.create_temp(path) as pending:
+            pending.file.write(theirs)
+            kept = _publish_conflict_copy(pending)
+        with self.tree.create_temp(path) as pending:
+            pending.file.write(outcome.merged)
+            merge_as = _publish_conflict_copy(pending, MERGE_MARK)
+        record()
+        cells = ", ".join(outcome.conflicts[:5]) + (" ..." if len(outcome.conflicts) > 5 else "")
+        result.conflicts.append(Conflict(path, f"{change.reason}; conflicting: {cells}", kept, merge_as))
+        return True
+
+    def _keep_base(self, rel: str, sha: str) -> None:
+        """Keep notebook ``rel``'s bytes (hex sha256 ``sha``, as recorded) as the next merge base; nothing when it
+        is not a notebook, already kept, too big, or no longer has that content (edited meanwhile)."""
+        if not (self.merge and rel.endswith(".ipynb")) or self.manifest.base_content(sha) is not None:
+            return
+        try:
+            with self.tree.open_read(rel) as f:
+                data = f.read(STORE_LIMIT + 1)
+        except (OSError, SymlinkRefused):
+            return
+        if len(data) <= STORE_LIMIT and hashlib.sha256(data).hexdigest() == sha:
+            self.manifest.keep_base(sha, data)
 
     async def _download(self, path: str, remote_file: RemoteFile, listed_at: int, *,
                         expect: os.stat_result | None, local_sha: str | None = None, beside: bool = False,
@@ -435,11 +514,13 @@ class NotebookSync:
                 current = pending.lstat()
                 if current is not None and same_file_state(current, expect):
                     record(sha, expect.st_mtime_ns)
+                    self._keep_base(path, sha)
                     return _VERIFIED
             elif not beside:  # the usual case: renamed into place unless edited since the plan
                 placed = pending.publish(expect=expect)
                 if placed is not None:
                     record(sha, placed.st_mtime_ns)
+                    self._keep_base(path, sha)
                     return None
             current_file = pending.open_sibling()
             current_sha = None
@@ -448,6 +529,7 @@ class NotebookSync:
                     current_sha = await asyncio.to_thread(sha256_of, current_file)
             if sha == current_sha:  # identical content: nothing to keep twice
                 record(sha, pending.lstat().st_mtime_ns)  # type: ignore[union-attr]
+                self._keep_base(path, sha)
                 return None
             if sha == base_sha:  # storage did not change after all: the local file stays a local edit
                 record(sha, -1)
@@ -455,6 +537,7 @@ class NotebookSync:
             copy = _publish_conflict_copy(pending)
             # The storage version becomes the base: the local file reads as an edit on top of it.
             record(sha, -1)
+            self._keep_base(copy, sha)
             return copy
 
     async def _upload(self, path: str) -> RemoteFile:
@@ -468,6 +551,7 @@ class NotebookSync:
         unchanged = now is not None and same_file_state(now, before)
         self.manifest.record(Entry(path, uploaded.size, sha, uploaded.mtime, before.st_mtime_ns if unchanged else -1,
                                    read_at))
+        self._keep_base(path, sha)
         return uploaded
 
     def _remove_partials(self) -> None:
@@ -483,13 +567,14 @@ def _ancestors(path: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def _publish_conflict_copy(pending: PendingFile) -> str:
-    """Publish ``pending`` under the first free ``name.from-storage[-N].ext`` beside its target (never over
-    anything); returns its path relative to the confined root."""
+def _publish_conflict_copy(pending: PendingFile, marker: str = CONFLICT_MARK) -> str:
+    """Publish ``pending`` under the first free ``name<marker>[-N].ext`` (``marker``: ``.from-storage``, or
+    ``.merge-conflicts`` for nbdime's conflict-marked merge) beside its target (never over anything); returns its
+    path relative to the confined root."""
     stem, dot, suffix = pending.name.rpartition(".")
     stem, suffix = (stem, dot + suffix) if stem else (pending.name, "")
     for n in range(1, 10_000):
-        mark = f"{CONFLICT_MARK}{'' if n == 1 else f'-{n}'}{suffix}"
+        mark = f"{marker}{'' if n == 1 else f'-{n}'}{suffix}"
         room = 255 - len(mark.encode())
         name = stem.encode()[:room].decode("utf-8", "ignore") + mark
         if pending.publish(name, expect=None) is not None:

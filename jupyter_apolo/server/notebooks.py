@@ -4,19 +4,24 @@ Thin handlers over ``jupyter_apolo.notebooks``; paths are relative to the server
 browser shows) and may not leave it. Settings: ``c.ApoloNotebooks.*``. REST contract (all under ``<base>apolo/notebooks/``,
 ``@authenticated``, JSON errors ``{"error", ...}``):
 
-- ``GET plan?path=P&direction=pull|push`` -> ``{"id", "direction", "local", "remote", "unchanged", "changes":
-  [{"path", "action", "reason", "size"}], "elsewhere": [...], "skipped": [{"path", "side", "reason"}]}``; 400 when
-  ``P`` is not in a flow project. ``skipped``: control paths, names this system cannot hold, local symlinks.
+- ``GET projects?path=P`` -> ``{"projects": [{"path", "notebooks"}]}``: flow projects at or below ``P`` (3 levels,
+  no hidden folders or symlinks), workspace paths; ``notebooks`` is null without a notebooks volume.
+- ``GET plan?path=P&direction=pull|push`` -> ``{"id", "direction", "local", "local_path", "remote", "unchanged",
+  "changes": [{"path", "action", "reason", "size"}], "elsewhere": [...], "skipped": [{"path", "side", "reason"}]}``;
+  400 when ``P`` is not in a flow project. ``local_path``: the notebooks folder as a workspace path. ``skipped``:
+  control paths, names this system cannot hold, local symlinks.
 - ``POST apply`` ``{"path", "direction", "plan": id, "delete": false|true|[paths]}`` applies the plan the user
   reviewed: ``plan`` is its ``id``; when storage or the folder changed since, 409 ``{"error", "plan": <new plan>}``
   and nothing is done. ``delete``: the reviewed deletions to carry out (``true``: all of them, only with ``plan``;
   a path that is no longer a proposed deletion -> 409). Answers ``application/x-ndjson`` lines
   ``{"event": "progress", "done", "total", "path", "action", "bytes"}`` then exactly one ``{"event": "result",
-  "downloaded", "uploaded", "deleted", "verified", "conflicts": [{"path", "reason", "kept_as"}],
+  "downloaded", "uploaded", "deleted", "verified", "merged", "conflicts": [{"path", "reason", "kept_as", "merge_as"}],
   "proposed_deletions", "skipped", "bytes", "transferred"}`` or ``{"event": "error", "error"}`` (whatever failed
   mid-way, a full disk included; what finished is recorded: re-plan to resume).
 - ``GET status?path=P`` -> ``{"root", "files": [{"path", "index", "worktree"}]}`` (git, under ``P``).
-- ``GET diff?path=FILE`` -> ``{"kind": "notebook", "base", "diff", "text"}`` (nbdime) or ``{"kind": "text", "text"}``.
+- ``GET diff?path=FILE[&direction=pull|push]`` -> ``{"kind": "notebook", "base", "diff", "text"}`` (nbdime) or
+  ``{"kind": "text", "text"}``. Without ``direction``: git HEAD -> working tree; ``pull``: the local file -> its
+  storage version (what a pull brings); ``push``: the storage version -> the local file (what a push sends).
 - ``POST commit`` ``{"message", "paths": [...], "clear_outputs"?}`` -> ``{"sha", "summary", "files", "output"}``.
 - ``POST push`` ``{"path", "remote"?}`` -> ``{"output"}``; never forces.
 Git failures answer 409 ``{"error", "output"}`` (git's own output, hook messages included).
@@ -34,7 +39,8 @@ from traitlets import Bool, Int, Unicode
 from traitlets.config import Configurable
 
 from ..client.localfs import display_name
-from ..notebooks import GitRepo, workflow
+from ..notebooks import GitRepo, review, workflow
+from ..notebooks.discover import find_projects
 from ..notebooks.sync import DEFAULT_CONCURRENCY, PULL, PUSH
 from .base import ApoloHandler, JSONError, error_answer
 
@@ -71,7 +77,26 @@ class PlanHandler(NotebooksHandler):
         direction = self.direction(self.get_query_argument("direction", PULL))
         api = await self.connection.client()
         plan = await workflow.plan(api, path, direction, self.notebooks.sync_settings())
-        self.write_json(plan.to_json())
+        try:
+            shown = self.shown_path(plan.local_root)
+        except ValueError:  # a volume's local folder outside the workspace (configured so)
+            shown = None
+        self.write_json({**plan.to_json(), "local_path": "" if shown == "." else shown})
+
+
+class ProjectsHandler(NotebooksHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        path = self.local_path(self.get_query_argument("path", ""))
+        found = await asyncio.to_thread(find_projects, path)
+        base = self.shown_path(path)
+        base = "" if base == "." else base
+
+        def shown(rel: str | None) -> str | None:
+            return None if rel is None else "/".join(p for p in (base, rel) if p)
+
+        self.write_json({"projects": [{"path": shown(p.path), "notebooks": shown(p.notebooks)} for p in found]})
 
 
 class ApplyHandler(NotebooksHandler):
@@ -149,7 +174,19 @@ class DiffHandler(NotebooksHandler):
     @authorized
     async def get(self) -> None:
         path = self.local_path(self.get_query_argument("path"))
-        self.write_json(await asyncio.to_thread(lambda: GitRepo(path).diff(path)))
+        direction = self.get_query_argument("direction", None)
+        if direction is None:
+            self.write_json(await asyncio.to_thread(lambda: GitRepo(path).diff(path)))
+            return
+        direction = self.direction(direction)
+        api = await self.connection.client()
+        _, syncer = workflow.open_sync(api, path, self.notebooks.sync_settings())
+        try:
+            rel = path.relative_to(syncer.local_root).as_posix()
+        except ValueError:
+            raise JSONError(400, f"{self.shown_path(path)} is not in the notebooks folder "
+                                 f"{self.shown_path(syncer.local_root)}: only its files sync with storage") from None
+        self.write_json(await review.storage_diff(syncer, rel, direction))
 
 
 class CommitHandler(NotebooksHandler):
@@ -180,5 +217,5 @@ class PushHandler(NotebooksHandler):
 
 
 #: ``apolo/notebooks/<name>`` -> handler (the route table in ``server/__init__.py`` mounts them).
-HANDLERS = {"plan": PlanHandler, "apply": ApplyHandler, "status": GitStatusHandler, "diff": DiffHandler,
-            "commit": CommitHandler, "push": PushHandler}
+HANDLERS = {"projects": ProjectsHandler, "plan": PlanHandler, "apply": ApplyHandler, "status": GitStatusHandler,
+            "diff": DiffHandler, "commit": CommitHandler, "push": PushHandler}

@@ -17,6 +17,7 @@ import { CommandToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
 import { ApoloConnection } from './connection';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ApoloSidebar, SIDEBAR_ID } from './sidebar';
+import { notebooksPlugin } from './notebooks';
 import { CommandIDs, IApoloConnection, TRANSLATION_DOMAIN } from './tokens';
 import { drivePlugin } from './drive/plugin';
 
@@ -90,4 +91,4 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [connectionPlugin, sidebarPlugin, drivePlugin];
+export default [connectionPlugin, sidebarPlugin, drivePlugin, notebooksPlugin];

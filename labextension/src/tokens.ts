@@ -124,28 +124,56 @@ export namespace Notebooks {
     size: number;
   }
 
+  /** A path sync leaves alone, with the reason (`side`: `storage` or `local`). */
+  export interface ISkipped {
+    path: string;
+    side: string;
+    reason: string;
+  }
+
   /** `GET apolo/notebooks/plan?path=P&direction=pull|push`. */
   export interface IPlan {
+    /** Fingerprint of the plan: `apply` with it does exactly this plan or answers 409. */
+    id?: string;
     direction: Direction;
+    /** The notebooks folder, absolute on the server. */
     local: string;
+    /** The notebooks folder relative to the Jupyter root (what the file browser shows). */
+    local_path?: string;
     remote: string;
     unchanged: number;
     changes: IChange[];
     /** What the other direction would carry. */
     elsewhere: IChange[];
+    skipped?: ISkipped[];
   }
 
-  /** `POST apolo/notebooks/apply` body; `delete`: true, false or the paths ticked. */
+  /** `GET apolo/notebooks/projects`: flow projects at or below the Jupyter root. */
+  export interface IProjects {
+    projects: { path: string; notebooks: string }[];
+  }
+
+  /**
+   * `POST apolo/notebooks/apply` body; `delete`: the deletions ticked (or true/false); `plan`:
+   * the id of the plan the user reviewed (409 `{error, plan}` when it is stale).
+   */
   export interface IApplyRequest {
     path: string;
     direction: Direction;
     delete?: boolean | string[];
+    plan?: string;
   }
 
+  /**
+   * A notebook changed on both sides: `merged` when the cell-level merge had no conflict;
+   * otherwise `kept_as` is the storage version beside yours and `merge_as` the merge with
+   * conflict markers (both null when not made).
+   */
   export interface IConflict {
     path: string;
     reason: string;
     kept_as: string | null;
+    merge_as?: string | null;
   }
 
   /** The NDJSON lines of `POST apolo/notebooks/apply`. */
@@ -166,7 +194,10 @@ export namespace Notebooks {
         deleted: string[];
         verified: string[];
         conflicts: IConflict[];
+        /** Notebooks changed on both sides whose cell-level merge was clean. */
+        merged?: string[];
         proposed_deletions: string[];
+        skipped?: ISkipped[];
         bytes: number;
         transferred: number;
       }
@@ -178,7 +209,11 @@ export namespace Notebooks {
     files: { path: string; index: string; worktree: string }[];
   }
 
-  /** `GET apolo/notebooks/diff?path=FILE`: nbdime's base and diff for notebooks. */
+  /**
+   * `GET apolo/notebooks/diff?path=FILE[&direction=pull|push]`: nbdime's base and diff for
+   * notebooks. Without `direction`: git HEAD -> working tree; `pull`: this file -> the storage
+   * version (what a pull brings); `push`: the storage version -> this file (what a push sends).
+   */
   export type Diff =
     | {
         kind: 'notebook';

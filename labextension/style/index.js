@@ -1,2 +1,6 @@
 import './base.css';
 import './drive.css';
+import './notebooks.css';
+import 'nbdime/lib/styles/variables.css';
+import 'nbdime/lib/styles/common.css';
+import 'nbdime/lib/styles/diff.css';

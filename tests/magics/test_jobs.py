@@ -114,6 +114,7 @@ def test_share_again_lower_reports_the_higher_effective_action(shell, jobs):
     msg = shell(f"share job:{jobs['done']} bob read")
     assert msg.higher and msg.action == "manage"
     assert "already has manage" in repr(msg)
+    assert f"through your share of job:{jobs['done']}" in repr(msg)  # says why, not just "already has"
     assert "re-share it with others" in repr(msg)
 
 

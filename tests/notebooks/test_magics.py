@@ -11,6 +11,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from tests.notebooks.conftest import NOTEBOOKS_URI, clear_notebooks, git
+from tests.support.flow import sample_project
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -66,6 +67,35 @@ def test_usage_errors_name_the_fix(shell, tmp_path, monkeypatch):
         shell("notebooks sync")
     with pytest.raises(UsageError, match="-m"):
         shell("commit notebooks")
-    with pytest.raises(UsageError, match="not inside a git repository"):
+    with pytest.raises(UsageError, match="not inside an apolo-flow project.*name the files to commit"):
         shell('commit -m "x"')
+    (tmp_path / "a.ipynb").write_text("{}")
+    with pytest.raises(UsageError, match="not inside a git repository"):
+        shell('commit -m "x" a.ipynb')
     assert os.getcwd() == str(tmp_path)
+
+
+def test_the_demo_project_loop_as_its_readme_says(shell, on_storage, tmp_path, monkeypatch):
+    """The launcher's sample project: `.gitkeep` is no change, `%apolo commit -m` alone commits the notebooks
+    folder, `%apolo push` reaches the demo's own bare origin."""
+    for var, value in (("GIT_AUTHOR_NAME", "Alice"), ("GIT_COMMITTER_NAME", "Alice"),
+                       ("GIT_AUTHOR_EMAIL", "alice@example.com"), ("GIT_COMMITTER_EMAIL", "alice@example.com")):
+        monkeypatch.setenv(var, value)
+    project = sample_project(tmp_path / "workspace")
+    bare = tmp_path / "workspace/.git-remotes/awesome-project.git"
+    assert git(project, "rev-parse", "--abbrev-ref", "main@{u}").strip() == "origin/main"
+    monkeypatch.chdir(project / "notebooks")
+    status = shell("notebooks status")
+    assert ".gitkeep" not in repr(status) and status.plan.elsewhere == []
+    assert "git: clean" in repr(status)
+
+    shell("notebooks pull")
+    status = shell("notebooks status")
+    assert "git: 2 uncommitted change(s) in notebooks/" in repr(status) and "git: clean" not in repr(status)
+    monkeypatch.chdir(project)  # anywhere in the project
+    commit = shell('commit -m "Notebooks from the team"')
+    assert commit.data.files == ["notebooks/jupyter-docs/Notebook Basics.ipynb",
+                                 "notebooks/jupyter-docs/Running Code.ipynb"]
+    shell("push")
+    assert git(bare, "log", "-1", "--format=%s", "main").strip() == "Notebooks from the team"
+    assert "git: clean" in repr(shell("notebooks status notebooks"))

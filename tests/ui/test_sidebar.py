@@ -77,8 +77,10 @@ def test_refresh_command_in_palette(page, lab):
     page.locator('.lm-Menu-item[data-command="apputils:activate-command-palette"]').click()
     palette = page.locator(".jp-ModalCommandPalette")
     # Unfiltered, the palette lists commands under category headers: ours is under "Apolo".
-    under_apolo = palette.locator('.lm-CommandPalette-header:text-is("Apolo") + .lm-CommandPalette-item')
-    expect(under_apolo).to_have_attribute("data-command", "apolo:refresh")
+    # (other Apolo commands, e.g. the Notebooks panel's, share the header)
+    refresh = palette.locator('.lm-CommandPalette-item[data-command="apolo:refresh"]')
+    header = refresh.locator("xpath=preceding-sibling::*[contains(@class, 'lm-CommandPalette-header')][1]")
+    expect(header).to_have_text("Apolo")
     palette.locator("input").fill("Refresh Apolo")
     item = palette.locator(".lm-CommandPalette-item", has_text="Refresh Apolo Connection")
     expect(item).to_be_visible()
