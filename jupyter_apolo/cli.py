@@ -20,7 +20,8 @@ def _platform_parser(sub: argparse._SubParsersAction) -> None:
 
     serve = psub.add_parser("serve", help="serve the platform until interrupted; prints the API URL")
     serve.add_argument("--root", required=True, help="directory holding the platform's data")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0 = any free)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"TCP port (default {DEFAULT_PORT}; 0 = any free)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--cluster", default="default", help="cluster name (default: default)")
     serve.add_argument("--org", default="local", help="organisation name (default: local)")
@@ -46,10 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jupyter apolo", description="jupyter-apolo commands")
     sub = parser.add_subparsers(dest="command", required=True)
     _platform_parser(sub)
-    lab = sub.add_parser("lab", help="open JupyterLab connected to Apolo (starts and seeds the embedded platform if no credentials are found)")
-    lab.add_argument("--data-dir", default=None, help="where the embedded platform and sample project live (default: ~/.local/share/jupyter-apolo)")
+    lab = sub.add_parser("lab", help="open JupyterLab connected to Apolo "
+                                     "(starts and seeds the embedded platform if no credentials are found)")
+    lab.add_argument("--data-dir", default=None,
+                     help="where the embedded platform and sample project live (default: ~/.local/share/jupyter-apolo)")
     lab.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"embedded platform port (default {DEFAULT_PORT})")
-    lab.add_argument("--embedded", action="store_true", help="use the embedded platform even if apolo credentials exist")
+    lab.add_argument("--embedded", action="store_true",
+                     help="use the embedded platform even if apolo credentials exist")
     lab.add_argument("--allow-root", action="store_true",
                      help="run as root without the warning (as root, --allow-root is always passed to jupyter lab)")
     lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="arguments passed to jupyter lab (after --)")

@@ -115,7 +115,7 @@ class EmbeddedPlatform:
             self.started_job = job_id  # a fresh platform process runs no earlier job: this launch made it
             print(f"Notebook job {job_id} is running in project {seed.TEAM_PROJECT}{self._job_url(job_id, token)}.",
                   file=sys.stderr)
-        except Exception as exc:  # the sample job is a convenience, not a requirement
+        except Exception as exc:  # noqa: BLE001 - the sample job is a convenience, not a requirement
             print(f"warning: could not start the sample notebook job: {exc}", file=sys.stderr)
         self._write_credentials(token, cluster, org)
 
@@ -253,7 +253,8 @@ def _is_root() -> bool:
 
 def _root_args(lab_args: list[str], allow_root: bool) -> list[str]:
     """``--allow-root`` for Jupyter when we run as root (Jupyter refuses otherwise), with a warning."""
-    if not _is_root() or any(a == "--allow-root" or a.startswith("--allow-root=") or a.startswith("--ServerApp.allow_root")
+    if not _is_root() or any(a == "--allow-root" or a.startswith("--allow-root=")
+                             or a.startswith("--ServerApp.allow_root")
                              for a in lab_args):
         return []
     if not allow_root:

@@ -10,7 +10,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -72,12 +71,14 @@ def test_launch_seeds_connects_and_reuses(tmp_path):
         listing = api.get("/storage/local/awesome-team/awesome_project/notebooks", params={"op": "LISTSTATUS"}).json()
         names = sorted(s["path"] for s in listing["FileStatuses"]["FileStatus"])
         assert names == ["01-explore-data.ipynb", "02-train-model.ipynb", "03-share-results.ipynb"]
-        jobs = wait_for(lambda: api.get("/jobs", params={"status": "running", "project_name": "awesome-team"}).json()["jobs"],
+        jobs = wait_for(lambda: api.get("/jobs", params={"status": "running",
+                                                         "project_name": "awesome-team"}).json()["jobs"],
                         timeout=30, what="the sample notebook job")
         assert jobs[0]["name"].startswith("awesome-project-jupyter-")
         assert (data / "workspace" / "awesome-project" / ".apolo" / "live.yml").exists()
         # a user's change survives the next launch (no re-seed)
-        api.delete("/storage/local/awesome-team/awesome_project/notebooks/03-share-results.ipynb", params={"op": "DELETE"})
+        api.delete("/storage/local/awesome-team/awesome_project/notebooks/03-share-results.ipynb",
+                   params={"op": "DELETE"})
     finally:
         launch.stop()
 
@@ -179,4 +180,5 @@ def test_launch_as_root_without_allow_root(tmp_path):
         launch.stop()
     log = (tmp_path / "data-launch.log").read_text()
     assert "passing --allow-root to JupyterLab" in log
-    assert re.search(r"Notebook job job-\S+ is running in project awesome-team at http://\S+\.jobs\.localhost:\d+\.", log)
+    assert re.search(r"Notebook job job-\S+ is running in project awesome-team "
+                     r"at http://\S+\.jobs\.localhost:\d+\.", log)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "jupyter_apolo"
-FRONTEND_MODULES = ("IPython", "ipykernel", "ipywidgets", "tornado", "jupyter_server", "jupyter_client", "traitlets", "zmq")
+FRONTEND_MODULES = ("IPython", "ipykernel", "ipywidgets", "tornado", "jupyter_server", "jupyter_client", "traitlets",
+                    "zmq")
 
 
 def loaded_after(statement: str) -> set[str]:
@@ -37,7 +38,8 @@ def test_the_notebooks_workflow_imports_no_server_or_kernel():
 
 def test_loading_the_server_extension_does_not_load_magics():
     code = ("import jupyter_apolo, jupyter_apolo.server, sys; jupyter_apolo._jupyter_server_extension_points(); "
-            "print(sorted(m for m in sys.modules if m.startswith(('jupyter_apolo.magics', 'jupyter_apolo.widgets', 'IPython'))))")
+            "print(sorted(m for m in sys.modules "
+            "if m.startswith(('jupyter_apolo.magics', 'jupyter_apolo.widgets', 'IPython'))))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
     assert out == "[]", out
 
@@ -68,7 +70,8 @@ def imported_packages(folder: str) -> dict[str, set[str]]:
 def test_adapters_import_only_downwards(folder, forbidden):
     if not (PACKAGE / folder).is_dir():
         pytest.skip(f"jupyter_apolo/{folder} does not exist yet")
-    bad = {file: sorted(n for n in names if n.startswith(forbidden)) for file, names in imported_packages(folder).items()}
+    bad = {file: sorted(n for n in names if n.startswith(forbidden))
+           for file, names in imported_packages(folder).items()}
     assert not {f: n for f, n in bad.items() if n}
 
 

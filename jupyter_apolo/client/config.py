@@ -57,7 +57,8 @@ class ApoloConfig:
         if not self.username:
             object.__setattr__(self, "username", username_from_token(self.token))
 
-    def with_scope(self, *, cluster: str | None = None, org: str | None = None, project: str | None = None) -> "ApoloConfig":
+    def with_scope(self, *, cluster: str | None = None, org: str | None = None,
+                   project: str | None = None) -> "ApoloConfig":
         """A copy with the given cluster/org/project replaced (None keeps the current value)."""
         return replace(self, cluster=cluster or self.cluster, org=org or self.org, project=project or self.project)
 

@@ -174,7 +174,8 @@ class AsyncApolo:
         return resp
 
     @asynccontextmanager
-    async def stream(self, method: str, url: str, *, retry: bool | None = None, **kw: Any) -> AsyncIterator[httpx.Response]:
+    async def stream(self, method: str, url: str, *, retry: bool | None = None,
+                     **kw: Any) -> AsyncIterator[httpx.Response]:
         """``async with api.stream("GET", url) as resp:`` a streamed response with the token added.
 
         Retried like ``request`` until the response head arrives, never after. Raises the mapped

@@ -6,7 +6,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, AsyncGenerator, AsyncIterator, Iterable, Mapping
 from urllib.parse import quote
 
 from .errors import ApoloError, InvalidInput, NotFoundError, PlatformUnreachable, error_from_response
@@ -95,7 +95,8 @@ class Job:
         history = d.get("history") or {}
         created = history.get("created_at")
         return cls(
-            id=d["id"], name=d.get("name"), owner=d["owner"], status=d.get("status") or history.get("status", "unknown"),
+            id=d["id"], name=d.get("name"), owner=d["owner"],
+            status=d.get("status") or history.get("status", "unknown"),
             image=container.get("image", ""), command=container.get("command"), tags=tuple(d.get("tags") or ()),
             created_at=datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
             http_url=d.get("http_url_named") or d.get("http_url") or "", uri=d.get("uri", ""),
@@ -287,7 +288,7 @@ class Jobs:
         return await self.get(this.id) if this else None
 
     async def logs(self, job: str, *, since: datetime | str | None = None, timestamps: bool = False,
-                   separator: str | None = LOG_SEPARATOR, via: str = "websocket") -> AsyncIterator[bytes]:
+                   separator: str | None = LOG_SEPARATOR, via: str = "websocket") -> AsyncGenerator[bytes, None]:
         """The job's log as raw byte chunks; ends when the job is finished and its log drained.
 
         ``via="websocket"``: ``{mon}/{id}/log_ws`` as ``apolo logs`` does (needs the
@@ -297,7 +298,8 @@ class Jobs:
         """
         job_id = await self.resolve(job)
         mon = (await self._api.cluster_info()).monitoring_url
-        query = {"since": _iso(since) if since is not None else None, "timestamps": "true" if timestamps else None, "separator": separator}
+        query = {"since": _iso(since) if since is not None else None,
+                 "timestamps": "true" if timestamps else None, "separator": separator}
         params = {k: v for k, v in query.items() if v is not None and v}
         base = f"{mon}/{quote(job_id, safe='')}"
         if via == "websocket":
@@ -306,7 +308,8 @@ class Jobs:
             except ImportError:
                 via = "http"
         if via == "http":
-            async with self._api.stream("GET", f"{base}/log", params=params, timeout=_no_read_timeout(self._api)) as resp:
+            async with self._api.stream("GET", f"{base}/log", params=params,
+                                        timeout=_no_read_timeout(self._api)) as resp:
                 async for chunk in resp.aiter_bytes():
                     yield chunk
             return

@@ -168,14 +168,16 @@ class Permissions:
     async def list(self, uri: str | None = None, *, user: str | None = None) -> List[Permission]:
         """What ``user`` (default: me) can access, roles expanded (``apolo acl ls [URI] [-u USER]``),
         sorted by URI. ``uri``: only under it (``"storage:"`` = that whole scheme)."""
-        resp = await self._api.request("GET", f"users/{principal_segment(user or self._api.config.username)}/permissions",
+        user_segment = principal_segment(user or self._api.config.username)
+        resp = await self._api.request("GET", f"users/{user_segment}/permissions",
                                        params=self._filter_param(uri))
         return sorted((Permission(p["uri"], p["action"]) for p in resp.json()), key=lambda p: (p.uri, p.action))
 
     async def shared(self, uri: str | None = None, *, user: str | None = None) -> List[Permission]:
         """What ``user`` (default: me) shared with others (``apolo acl ls --shared [URI]``):
         ``Permission(uri, action, user=grantee)``; ``uri`` filters by prefix."""
-        resp = await self._api.request("GET", f"users/{principal_segment(user or self._api.config.username)}/permissions/shared",
+        user_segment = principal_segment(user or self._api.config.username)
+        resp = await self._api.request("GET", f"users/{user_segment}/permissions/shared",
                                        params=self._filter_param(uri))
         return sorted((Permission(p["uri"], p["action"], p.get("user")) for p in resp.json()),
                       key=lambda p: (p.uri, p.action, p.user or ""))

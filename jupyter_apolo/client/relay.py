@@ -256,7 +256,7 @@ class _StallWatch:
     def __init__(self, stream: aiohttp.StreamReader, timeout: float | None):
         self.loop = asyncio.get_running_loop()
         self.waiting_since: float | None = None
-        self._stream, self._timeout = stream, timeout
+        self._stream, self._timeout = stream, timeout or 0.0  # 0: no limit, _check never runs
         self._handle = self.loop.call_later(timeout / 4, self._check) if timeout else None
 
     def _check(self) -> None:
@@ -348,8 +348,9 @@ class Relay:
                                             allow_redirects=False) as response:
                 if response.status >= 400:
                     raise await _error(response)
-                if response.connection is not None:  # the body's stalls are timed by Upstream.chunks
-                    response.connection.protocol.read_timeout = None
+                connection = response.connection
+                if connection is not None and connection.protocol is not None:  # stalls: Upstream.chunks
+                    connection.protocol.read_timeout = None
                 yield Upstream(response, str(url), self._read_timeout)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _unreachable(exc, str(url), self._connect_timeout, self._read_timeout) from exc

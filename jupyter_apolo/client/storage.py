@@ -75,8 +75,8 @@ class Storage:
         _, cluster, path = split_uri(canonical)
         info = await self._api.cluster_info()
         if cluster != info.name:
-            raise InvalidInput(f"Storage of cluster {cluster!r} is not reachable from the current cluster {info.name!r}: "
-                             "switch cluster (cluster=...) to use it")
+            raise InvalidInput(f"Storage of cluster {cluster!r} is not reachable from the current cluster "
+                               f"{info.name!r}: switch cluster (cluster=...) to use it")
         return info.storage_url + quote_path(path.rstrip("/") or "/")
 
     async def ls(self, uri: str = "storage:") -> AsyncIterator[FileStatus]:
@@ -130,7 +130,8 @@ class Storage:
                 raise IllegalArgumentError(f"No such directory: '{parent_uri(canonical)}'. Use parents=True "
                                            "(`apolo mkdir -p`).", status=None, errno=_errno.ENOENT) from None
             if not st.is_dir:
-                raise IllegalArgumentError(f"Not a directory: '{parent_uri(canonical)}'", status=None, errno=_errno.ENOTDIR)
+                raise IllegalArgumentError(f"Not a directory: '{parent_uri(canonical)}'", status=None,
+                                           errno=_errno.ENOTDIR)
         await self._api.request("PUT", await self.http_url(canonical), params={"op": "MKDIRS"})
         return canonical
 

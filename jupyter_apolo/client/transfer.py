@@ -93,7 +93,8 @@ class CopyPlan:
 
 
 class _Tracker:
-    def __init__(self, callback: ProgressCallback | None, bytes_total: int | None = None, files_total: int | None = None):
+    def __init__(self, callback: ProgressCallback | None, bytes_total: int | None = None,
+                 files_total: int | None = None):
         self.state = TransferProgress(bytes_total=bytes_total, files_total=files_total)
         self.callback = callback
 

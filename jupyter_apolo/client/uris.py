@@ -11,7 +11,7 @@ like yarl prints them (``a b`` -> ``a%20b``). ``short_uri`` mirrors the CLI's ``
 from __future__ import annotations
 
 import re
-from typing import Iterable, NamedTuple, Union
+from typing import Iterable, NamedTuple, Protocol
 from urllib.parse import quote, unquote
 
 from .errors import InvalidInput
@@ -30,13 +30,24 @@ class Scope(NamedTuple):
     project: str
 
 
-ScopeLike = Union[Scope, tuple, object]  # an ApoloConfig, a Scope or (cluster, org, project)
+class _HasScope(Protocol):
+    """Anything with the current scope as attributes, e.g. an ``ApoloConfig`` (None = not known yet)."""
+
+    @property
+    def cluster(self) -> str | None: ...
+    @property
+    def org(self) -> str | None: ...
+    @property
+    def project(self) -> str | None: ...
+
+
+ScopeLike = Scope | tuple | _HasScope  # an ApoloConfig, a Scope or (cluster, org, project)
 
 
 def _scope(scope: ScopeLike) -> Scope:
     if isinstance(scope, tuple):
         return Scope(*scope)
-    cluster, org, project = getattr(scope, "cluster"), getattr(scope, "org"), getattr(scope, "project")
+    cluster, org, project = scope.cluster, scope.org, scope.project
     if not cluster or not project:
         raise InvalidInput("The current cluster/project is not known yet: open the client first (AsyncApolo) "
                          "or pass cluster and project explicitly.")

@@ -19,7 +19,8 @@ from tornado import httpserver, web
 from . import base, config_api, flow_api, job_proxy, jobs_api, storage_api, users_api
 from .state import Platform, make_private
 
-SERVICES: tuple[ModuleType, ...] = (job_proxy, config_api, users_api, jobs_api, storage_api, flow_api)  # job hosts first
+# job hosts first
+SERVICES: tuple[ModuleType, ...] = (job_proxy, config_api, users_api, jobs_api, storage_api, flow_api)
 log = logging.getLogger("jupyter_apolo.localplatform")
 
 

@@ -42,7 +42,7 @@ class BaseHandler(web.RequestHandler):
     platform: Platform
     user: str | None
 
-    def initialize(self, platform: Platform) -> None:  # noqa: D401 - tornado hook
+    def initialize(self, platform: Platform) -> None:
         self.platform = platform
         self.user = None
 

@@ -116,7 +116,8 @@ def _flat_body(body: Any, from_preset: bool) -> dict[str, Any]:
     """The create request as one flat dict; the legacy body's ``container`` fields are lifted
     (sdk ``_job_to_api`` of ``Jobs.run``) and its ``resources`` kept."""
     if not isinstance(body, dict):
-        raise _bad('Expected a JSON object describing the job, e.g. {"preset_name": "cpu-small", "image": ..., "command": ...}')
+        raise _bad('Expected a JSON object describing the job, '
+                   'e.g. {"preset_name": "cpu-small", "image": ..., "command": ...}')
     if from_preset or "container" not in body:
         return dict(body)
     container = body["container"]
@@ -135,15 +136,19 @@ def _resources(flat: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     if name is not None:
         preset = config_api.preset(name) if isinstance(name, str) else None
         if preset is None:
-            raise _bad(f"Preset was not found: {name!r} (use one of {', '.join(p['name'] for p in config_api.PRESETS)})")
+            raise _bad(f"Preset was not found: {name!r} "
+                       f"(use one of {', '.join(p['name'] for p in config_api.PRESETS)})")
         if set(resources) - {"shm"}:
             raise _bad("Both preset and resources are not allowed")
         cpu, memory = preset["cpu"], preset["memory"]
     else:
         cpu = resources.get("cpu")
-        memory = resources.get("memory", resources["memory_mb"] * 2**20 if isinstance(resources.get("memory_mb"), int) else None)
-        if not isinstance(cpu, (int, float)) or isinstance(cpu, bool) or cpu <= 0 or not isinstance(memory, int) or memory <= 0:
-            raise _bad("Preset was not found: give 'preset_name' (with ?from_preset) or 'resources' with cpu and memory")
+        memory = resources.get("memory",
+                               resources["memory_mb"] * 2**20 if isinstance(resources.get("memory_mb"), int) else None)
+        if (not isinstance(cpu, (int, float)) or isinstance(cpu, bool) or cpu <= 0
+                or not isinstance(memory, int) or memory <= 0):
+            raise _bad("Preset was not found: give 'preset_name' (with ?from_preset) "
+                       "or 'resources' with cpu and memory")
     return name, {"cpu": float(cpu), "memory": memory, "memory_mb": memory // 2**20, "shm": shm}
 
 
@@ -167,7 +172,8 @@ def _check_fields(flat: dict[str, Any]) -> None:
         container_path(flat["working_dir"], "working_dir")
     name = flat.get("name")
     if name is not None and (not isinstance(name, str) or not 3 <= len(name) <= 40 or not _JOB_NAME_RE.match(name)):
-        raise _bad(f"Invalid job name {name!r}: use 3-40 lower-case letters, digits and single dashes, starting with a letter")
+        raise _bad(f"Invalid job name {name!r}: "
+                   "use 3-40 lower-case letters, digits and single dashes, starting with a letter")
     tags = flat.get("tags", [])
     if not isinstance(tags, list) or len(tags) > 16 or not all(isinstance(t, str) and _TAG_RE.match(t) for t in tags):
         raise _bad("Invalid 'tags': at most 16 tags, each 1-256 characters without whitespace")
@@ -205,7 +211,8 @@ def _volumes(platform: Platform, flat: dict[str, Any]) -> list[dict[str, Any]]:
         raise _bad("'volumes' must be a list of {src_storage_uri, dst_path, read_only}")
     out = []
     for v in volumes:
-        if not (isinstance(v, dict) and isinstance(v.get("src_storage_uri"), str) and isinstance(v.get("dst_path"), str)):
+        if not (isinstance(v, dict) and isinstance(v.get("src_storage_uri"), str)
+                and isinstance(v.get("dst_path"), str)):
             raise _bad("Each volume needs 'src_storage_uri' (storage://...) and 'dst_path' (an absolute path)")
         dst_path = container_path(v["dst_path"], "volume dst_path")
         if dst_path == "/":
@@ -287,7 +294,8 @@ def new_job(handler: BaseHandler, body: Any, from_preset: bool) -> dict[str, Any
             (name, org, project, *FINISHED),
         ).fetchone()
         if live:
-            raise _bad(f"Failed to create job: job with name '{name}' and project '{project}' already exists: '{live['id']}'")
+            raise _bad(f"Failed to create job: job with name '{name}' and project '{project}' "
+                       f"already exists: '{live['id']}'")
 
     job_id = f"job-{uuid.uuid4()}"
     project_hash = hashlib.sha256(f"{org}/{project}".encode()).hexdigest()[:10]
@@ -297,7 +305,8 @@ def new_job(handler: BaseHandler, body: Any, from_preset: bool) -> dict[str, Any
         if flat.get(key) is not None:
             container[key] = flat[key]
     if flat.get("http"):
-        container["http"] = {"port": flat["http"]["port"], "health_check_path": flat["http"].get("health_check_path", "/"),
+        container["http"] = {"port": flat["http"]["port"],
+                             "health_check_path": flat["http"].get("health_check_path", "/"),
                              "requires_auth": bool(flat["http"].get("requires_auth", True))}
     job: dict[str, Any] = {
         "id": job_id, "owner": user, "cluster_name": cluster, "org_name": org, "project_name": project,

@@ -83,7 +83,8 @@ class MonitorSocket(BaseHandler, websocket.WebSocketHandler):
                 raise PlatformError(400, f"Invalid {name}={value!r}: use 0 or 1")
             out[name] = value in ("1", "true", "True")
         if out["tty"] and out["stdout"] and out["stderr"]:
-            raise PlatformError(400, "tty=1 cannot be combined with both stdout=1 and stderr=1: a terminal has one output")
+            raise PlatformError(400, "tty=1 cannot be combined with both stdout=1 and stderr=1: "
+                                     "a terminal has one output")
         return out
 
     async def send(self, channel: int, data: bytes) -> None:
@@ -130,7 +131,8 @@ class AttachSocket(MonitorSocket):
                 os.write(master, message[1:])
             elif message[0] == RESIZE:
                 size = json.loads(message[1:])
-                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", int(size["height"]), int(size["width"]), 0, 0))
+                winsize = struct.pack("HHHH", int(size["height"]), int(size["width"]), 0, 0)
+                fcntl.ioctl(master, termios.TIOCSWINSZ, winsize)
 
     def on_close(self) -> None:
         if self._task and not self._task.done():
@@ -227,7 +229,8 @@ class ExecSocket(MonitorSocket):
         elif channel == RESIZE and self._master is not None:
             with contextlib.suppress(ValueError, KeyError, TypeError, OSError):
                 size = json.loads(payload)
-                fcntl.ioctl(self._master, termios.TIOCSWINSZ, struct.pack("HHHH", int(size["height"]), int(size["width"]), 0, 0))
+                winsize = struct.pack("HHHH", int(size["height"]), int(size["width"]), 0, 0)
+                fcntl.ioctl(self._master, termios.TIOCSWINSZ, winsize)
 
     def on_close(self) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -286,7 +289,8 @@ class PortForwardSocket(MonitorSocket):
         try:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", target)
         except OSError as exc:
-            raise PlatformError(502, f"Nothing listens on port {port} of job {self.job['id']}: {exc.strerror or exc}") from None
+            raise PlatformError(502, f"Nothing listens on port {port} of job {self.job['id']}: "
+                                     f"{exc.strerror or exc}") from None
 
     def open(self, job_id: str, port: str) -> None:
         self._task = asyncio.get_running_loop().create_task(self._from_job())

@@ -22,7 +22,8 @@ What stands in for the container:
   path, longest ``dst_path`` first: ``cat /data/x`` with a volume at ``/data`` runs
   ``cat <root>/data/x``.
 - **HTTP port.** A job with ``http.port`` P gets a free loopback port L: ``NEURO_JOB_HTTP_PORT=L``,
-  ``--port=P``/``--port P`` arguments become L (``--ip=0.0.0.0`` becomes loopback). ``http_url``/``http_url_named`` are the job's
+  ``--port=P``/``--port P`` arguments become L (``--ip=0.0.0.0`` becomes loopback).
+  ``http_url``/``http_url_named`` are the job's
   host on the platform's own port (``http://<job-id>.jobs.localhost:<port>``), where
   ``job_proxy`` forwards to L for users with read on the job (``requires_auth``).
 - **Logs.** stdout and stderr go, unbuffered by us, to ``jobs_root/<id>/output.log`` as raw
@@ -158,7 +159,7 @@ def map_paths(text: str, mappings: list[tuple[str, str]]) -> str:
     """``text`` with each volume ``dst_path`` (a whole path prefix) replaced by its sandbox path;
     ``mappings`` is ``[(dst_path, sandbox_path)]``, longest ``dst_path`` first."""
     for dst, real in mappings:
-        text = re.sub(rf"(?<![\w./-]){re.escape(dst)}(?=/|$|[^\w.-])", lambda _m: real, text)
+        text = re.sub(rf"(?<![\w./-]){re.escape(dst)}(?=/|$|[^\w.-])", lambda _m, real=real: real, text)
     return text
 
 
@@ -347,7 +348,8 @@ class Runner:
         live.process = process
         (directory / "pid").write_text(str(process.pid))
         self._record(job["id"], "running")
-        output = _capture_terminal(live.terminal, directory) if live.terminal is not None else _capture(process.stdout, directory)
+        output = (_capture_terminal(live.terminal, directory) if live.terminal is not None
+                  else _capture(process.stdout, directory))
         pump = asyncio.get_running_loop().create_task(output)
         code = await self._wait(live, process)
         _signal_group(process.pid, signal.SIGKILL)  # the job ends with its main process
@@ -434,7 +436,8 @@ class Runner:
             return None
         return int(children[0]) if children else None
 
-    def _in_sandbox(self, job: dict[str, Any], directory: Path, argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
+    def _in_sandbox(self, job: dict[str, Any], directory: Path,
+                    argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
         if self.isolation.enabled:
             return self._in_bwrap(job, directory, argv)
         container = job["container"]
@@ -470,7 +473,8 @@ class Runner:
         env.update(jupyter_env)
         return argv, cwd, env
 
-    def _in_bwrap(self, job: dict[str, Any], directory: Path, argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
+    def _in_bwrap(self, job: dict[str, Any], directory: Path,
+                  argv: list[str]) -> tuple[list[str], Path, dict[str, str]]:
         """``(argv, cwd, env)`` running ``argv`` under bubblewrap (``sandbox``): volumes at their
         real ``dst_path``, so no path mapping; ``cwd`` is the host folder bwrap starts from."""
         container = job["container"]

@@ -275,7 +275,8 @@ class Platform:
 
     def implicit_grants(self, user: str) -> list[tuple[str, str]]:
         """Grants a user holds by being a user: project memberships, own user and role space."""
-        grants = [(f"user://{user}", "read"), (f"role://{user}", "manage"), (f"cluster://{self.cluster}/access", "read")]
+        grants = [(f"user://{user}", "read"), (f"role://{user}", "manage"),
+                  (f"cluster://{self.cluster}/access", "read")]
         for project in self.projects_of(user):
             action = PROJECT_ROLES[project["role"]]
             base = f"{self.cluster}/{self.org}/{project['name']}"
@@ -304,7 +305,8 @@ class Platform:
                         todo.append(role)
                     elif project := acl.project_role(role):  # role://<owner>/projects/<project> (issue 15)
                         member = {p["name"]: p["role"] for p in self.projects_of(project[0])}.get(project[1])
-                        out.extend(acl.project_role_grants(member, PROJECT_SCHEMES, f"{self.cluster}/{self.org}/{project[1]}"))
+                        out.extend(acl.project_role_grants(member, PROJECT_SCHEMES,
+                                                           f"{self.cluster}/{self.org}/{project[1]}"))
         return out
 
     def tree(self, principal: str) -> acl.PermissionTree:

@@ -86,7 +86,8 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
     for anything else or a range outside the file (aiohttp, which the platform runs on, does too)."""
     m = _RANGE.fullmatch(header.strip())
     if not m or not (m[1] or m[2]):
-        raise RangeNotSatisfiable(f"Invalid Range {header[:100]!r}: use one range, bytes=START-[END] or bytes=-SUFFIX", size)
+        raise RangeNotSatisfiable(f"Invalid Range {header[:100]!r}: "
+                                  "use one range, bytes=START-[END] or bytes=-SUFFIX", size)
     if not m[1]:
         suffix = int(m[2])
         if suffix == 0 or size == 0:

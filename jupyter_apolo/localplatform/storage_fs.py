@@ -254,7 +254,8 @@ class Upload:
             except FileNotFoundError:
                 pass
             self.tmp = UPLOAD_PREFIX + secrets.token_hex(8)
-            self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | FILE_FLAGS, FILE_MODE, dir_fd=self.dir_fd)
+            self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | FILE_FLAGS, FILE_MODE,
+                              dir_fd=self.dir_fd)
         except BaseException:
             os.close(self.dir_fd)
             raise

@@ -26,7 +26,8 @@ class UserHandlerBase(BaseHandler):
         name = _principal(segment)
         if not self.platform.principal_kind(name):
             raise PlatformError(404, f'user "{name}" was not found')
-        if self_or_manager and name != self.user and not self.platform.tree(self.user).allows(f"role://{name}", "manage"):
+        if (self_or_manager and name != self.user
+                and not self.platform.tree(self.user).allows(f"role://{name}", "manage")):
             raise PlatformError(403, f"Not enough permissions to see the permissions of {name!r}")
         return name
 

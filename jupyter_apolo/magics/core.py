@@ -41,8 +41,10 @@ class ApoloMagics(Magics):
                       help="Columns of `%apolo ps`: any of id, name, status, when, created, image, owner, "
                            "project, preset, tags, command, uri, http_url, description.").tag(config=True)
     progress = Bool(True, help="Show a progress bar for `%apolo cp`.").tag(config=True)
-    display_limit = Int(100, help="Rows rendered by result tables; results still hold every item (iterate them).").tag(config=True)
-    raise_errors = Bool(False, help="Raise platform errors as exceptions instead of printing one line.").tag(config=True)
+    display_limit = Int(100, help="Rows rendered by result tables; "
+                                  "results still hold every item (iterate them).").tag(config=True)
+    raise_errors = Bool(False, help="Raise platform errors as exceptions "
+                                    "instead of printing one line.").tag(config=True)
 
     #: How a capped result table tells the user to see the rest (``display.Table.more_hint``).
     more_hint = "iterate the result, or raise %config ApoloMagics.display_limit"
@@ -76,7 +78,10 @@ class ApoloMagics(Magics):
         """
         with self._lock:
             if self._api is None:
-                self._api = Apolo(resolve_config(**self.config_overrides()))
+                given = self.config_overrides()
+                self._api = Apolo(resolve_config(url=given.get("url"), token=given.get("token"),
+                                                 cluster=given.get("cluster"), org=given.get("org"),
+                                                 project=given.get("project")))
             return self._api
 
     def close(self) -> None:

@@ -45,7 +45,8 @@ class JobList(Table):
      choices=["pending", "suspended", "running", "succeeded", "failed", "cancelled"],
      help="only jobs with this status (repeatable)")
 @arg("-t", "--tag", action="append", default=[], metavar="TAG", help="only jobs carrying this tag (repeatable: all)")
-@arg("-o", "--owner", action="append", default=[], metavar="OWNER", help="only jobs of this user; ME = you (repeatable)")
+@arg("-o", "--owner", action="append", default=[], metavar="OWNER",
+     help="only jobs of this user; ME = you (repeatable)")
 @arg("-n", "--name", help="only jobs with this name")
 @arg("-p", "--project", action="append", default=None, metavar="PROJECT", help="jobs of this project (repeatable)")
 @arg("--all-projects", action="store_true", help="jobs of every project you can see")

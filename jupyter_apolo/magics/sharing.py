@@ -19,7 +19,8 @@ from .parser import arg, command
 SUBCOMMANDS: dict = {}
 
 
-@command(SUBCOMMANDS, "share", "Share a resource with a user or role, like `apolo share URI USER {read|write|manage}`.\n"
+@command(SUBCOMMANDS, "share", "Share a resource with a user or role, "
+                               "like `apolo share URI USER {read|write|manage}`.\n"
                                "Inside a platform job `%apolo share USER ACTION` shares this job.\n"
                                "With no arguments (or --dialog [URI]) in a notebook: the share dialog (a widget), "
                                "for this job inside a platform job.")

@@ -97,7 +97,7 @@ class ApoloHandler(APIHandler):
 
     auth_resource = AUTH_RESOURCE
 
-    def initialize(self, connection: Connection, **dependencies: Any) -> None:  # noqa: D401 - tornado hook
+    def initialize(self, connection: Connection, **dependencies: Any) -> None:
         self.connection = connection
         for name, value in dependencies.items():
             setattr(self, name, value)
@@ -126,7 +126,8 @@ class ApoloHandler(APIHandler):
             raise JSONError(400, f"Invalid workspace path {rel[:80]!r}: the name {long_name[:40]!r}... is too "
                                  f"long ({size} bytes; at most {MAX_NAME_BYTES}).")
         if ".." in parts:
-            raise JSONError(400, f"Invalid workspace path {rel!r}: '..' is not allowed; give a path inside the workspace.")
+            raise JSONError(400, f"Invalid workspace path {rel!r}: '..' is not allowed; "
+                                 "give a path inside the workspace.")
         root = self.workspace_root
         path = Path(os.path.realpath(root.joinpath(*parts)))
         if path != root and root not in path.parents:

@@ -152,7 +152,8 @@ class ProxyHandler(ApoloHandler):
     def check_allowed(self, method: str, path: str) -> None:
         raise NotImplementedError
 
-    async def prepare(self) -> None:
+    # jupyter_server's own APIHandler.prepare narrows JupyterHandler.prepare the same way (and ignores it too)
+    async def prepare(self) -> None:  # type: ignore[override]
         # Authentication, XSRF and authorization happen here, before the first body byte is read.
         await super().prepare()
         if self._finished:
@@ -286,7 +287,7 @@ class ProxyHandler(ApoloHandler):
     def _abort(self, why: str) -> None:
         """Cut the browser's connection so a truncated body cannot look complete."""
         self.log.warning("apolo proxy: %s %s aborted: %s", self.request.method, loggable(self.request.path), why)
-        self.request.connection.stream.close()
+        cast(HTTP1Connection, self.request.connection).stream.close()
         self._finished = True
 
     def log_exception(self, typ, value, tb) -> None:  # type: ignore[no-untyped-def]

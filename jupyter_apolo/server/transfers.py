@@ -146,7 +146,8 @@ class TransfersHandler(ApoloHandler):
         if direction == "upload":
             local = self.local_path(src)
             if not local.exists():
-                raise JSONError(404, f"{src!r} does not exist in the workspace.", fix="Check the path in the file browser.")
+                raise JSONError(404, f"{src!r} does not exist in the workspace.",
+                                fix="Check the path in the file browser.")
             plan = await api.transfer.resolve_copy(local, dst, overwrite=overwrite)
             return plan, str(plan.target)
         plan = await api.transfer.resolve_copy(src, self.local_path(dst), overwrite=overwrite)

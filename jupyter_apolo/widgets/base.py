@@ -97,7 +97,8 @@ class Work:
         self._idle = threading.Condition(self._lock)
         self._on_busy = on_busy
 
-    def start(self, future: "Future[T]", then: Callable[[T], None], failed: Callable[[BaseException], None]) -> "Future[T]":
+    def start(self, future: "Future[T]", then: Callable[[T], None],
+              failed: Callable[[BaseException], None]) -> "Future[T]":
         with self._lock:
             self._pending.add(future)
             busy_now = len(self._pending) == 1

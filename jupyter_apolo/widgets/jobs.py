@@ -12,6 +12,7 @@ import asyncio
 import codecs
 import collections
 import time
+from concurrent.futures import Future
 from typing import Any, Callable
 
 import ipywidgets as w
@@ -126,12 +127,13 @@ class JobsTable(ApoloWidget):
         self._filtered: list[Job] = []
         self._grants: list[Permission] = []
         self._generation = 0
-        self._ticker = None
-        self._logs_future = None
-        self._load = None
+        self._ticker: Future[None] | None = None
+        self._logs_future: Future[None] | None = None
+        self._load: Future[tuple[list[Job], list[Permission]]] | None = None
         self._ready = False  # trait links below fire observers: load once, at the end of __init__
 
-        self.status_field = w.Dropdown(options=[("any status", ""), *((s, s) for s in ACTIVE_STATUSES + FINISHED_STATUSES)],
+        self.status_field = w.Dropdown(options=[("any status", ""),
+                                                *((s, s) for s in ACTIVE_STATUSES + FINISHED_STATUSES)],
                                        value="", layout=w.Layout(width="140px"))
         self.owner_field = w.Dropdown(options=[ANYONE, "me"], value=ANYONE, layout=w.Layout(width="140px"))
         self.search_field = w.Text(placeholder="Search name, id or tag", continuous_update=True,
@@ -365,7 +367,8 @@ class JobsTable(ApoloWidget):
             record = Record(fresh, job_details(fresh), title="")
             close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto", align_self="flex-start"))
             close.on_click(lambda _b: setattr(self.panel, "children", []))
-            rows = "".join(f"<tr><th>{esc(label)}</th><td>{esc(fmt_cell(value))}</td></tr>" for label, value in record.fields)
+            rows = "".join(f"<tr><th>{esc(label)}</th><td>{esc(fmt_cell(value))}</td></tr>"
+                           for label, value in record.fields)
             body = w.HTML(f"<table>{rows}</table>")
             body.add_class("jp-ApoloW-details")
             self.panel.children = [w.HTML(f"<b>{esc(fresh.name or fresh.id)}</b>"), body, close]
@@ -386,8 +389,13 @@ class JobsTable(ApoloWidget):
         view = w.HTML('<pre class="jp-ApoloW-log">(reading the log…)</pre>')
         follow_box = w.Checkbox(value=follow, description="follow", indent=False, layout=w.Layout(width="90px"))
         close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto"))
-        close.on_click(lambda _b: (self._logs_future and self._logs_future.cancel(),
-                                   setattr(self.panel, "children", [])))
+
+        def close_log(_b: w.Button) -> None:
+            if self._logs_future:
+                self._logs_future.cancel()
+            self.panel.children = []
+
+        close.on_click(close_log)
         follow_box.observe(lambda c: c["new"] and self.logs(ref, lines, True), names="value")
         self.panel.children = [w.HBox([w.HTML(f"<b>Log of {esc(name)}</b>"), follow_box, close],
                                       layout=w.Layout(align_items="center")), view]
@@ -402,7 +410,7 @@ class JobsTable(ApoloWidget):
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             partial = ""
             last_draw = 0.0
-            stream = aio.jobs.logs(ref).__aiter__()
+            stream = aio.jobs.logs(ref)  # an async generator: its own iterator, with aclose()
             try:
                 while True:
                     try:
@@ -429,7 +437,12 @@ class JobsTable(ApoloWidget):
 
         dialog = ShareDialog(uri=short_uri(job.uri, self.api.config) if job.uri else f"job:{job.id}", api=self.api)
         close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto", align_self="flex-start"))
-        close.on_click(lambda _b: (dialog.close(), setattr(self.panel, "children", [])))
+
+        def close_dialog(_b: w.Button) -> None:
+            dialog.close()
+            self.panel.children = []
+
+        close.on_click(close_dialog)
         self.panel.children = [dialog, close]
 
     def close(self) -> None:

@@ -66,7 +66,8 @@ class ShareDialog(ApoloWidget):
         self.user_hint = w.HTML("", layout=w.Layout(margin="0 0 0 98px"))
         self.user_hint.add_class("jp-ApoloW-status")
         self.level = w.ToggleButtons(options=list(ACTIONS), value="read",
-                                     tooltips=["see it (and open a job's web UI)", "also change it", "also re-share it"],
+                                     tooltips=["see it (and open a job's web UI)", "also change it",
+                                               "also re-share it"],
                                      style={"button_width": "80px"})
         level_label = w.HTML("Level", layout=w.Layout(width="90px", flex="0 0 auto"))
         level_label.add_class("jp-ApoloW-label")
@@ -260,7 +261,8 @@ class ShareDialog(ApoloWidget):
         shown = self._short(self._canonical) if self._canonical else "it"
         title = f"Share <code>{esc(shown)}</code>" if self._canonical else "Share"
         if self._job is not None:
-            title += f' <span class="jp-ApoloW-muted">({esc(self._job.name or "unnamed job")}, {esc(self._job.status)})</span>'
+            detail = f'{esc(self._job.name or "unnamed job")}, {esc(self._job.status)}'
+            title += f' <span class="jp-ApoloW-muted">({detail})</span>'
         self.title.value = f'<span class="jp-ApoloW-title">{title}</span>'
         action = self.action if self.action in ACTIONS else "read"
         who = self.user.strip() or "they"

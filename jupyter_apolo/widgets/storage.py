@@ -19,6 +19,7 @@ import os
 import posixpath
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
@@ -176,7 +177,7 @@ class StorageBrowser(ApoloWidget):
         self._lock: asyncio.Lock | None = None
         self._generation = 0
         self._more = False
-        self._transfer = None
+        self._transfer: Future[int] | None = None
 
         self.crumbs = w.HBox([], layout=w.Layout(flex_flow="row wrap", align_items="center"))
         self.filter_field = w.Text(placeholder="Filter by name", continuous_update=False,
@@ -250,7 +251,7 @@ class StorageBrowser(ApoloWidget):
                     self.delete_button, self.share_button, self.uri_button], layout=w.Layout(flex_flow="row wrap")),
             self.prompt, self.progress_box, self.status_line, self.share_box,
         ]
-        self._canonical = ""
+        self._canonical: str = ""
         self._started = False
         self._update_actions()
         self.path = path
@@ -649,8 +650,16 @@ class StorageBrowser(ApoloWidget):
         text = w.HTML(f"<b>{esc(question)}</b>", layout=w.Layout(min_width="0"))
         go = w.Button(description=ok, button_style="danger", layout=w.Layout(width="auto"))
         no = w.Button(description="Cancel", layout=w.Layout(width="auto"))
-        go.on_click(lambda _b: (setattr(self.prompt, "children", []), then()))
-        no.on_click(lambda _b: setattr(self.prompt, "children", []))
+
+        def dismiss(_b: w.Button) -> None:
+            self.prompt.children = []
+
+        def confirm(_b: w.Button) -> None:
+            dismiss(_b)
+            then()
+
+        go.on_click(confirm)
+        no.on_click(dismiss)
         self.prompt.children = [text, go, no]
 
     def _ask_download(self) -> None:
@@ -699,7 +708,12 @@ class StorageBrowser(ApoloWidget):
         uri = self.selected[0] if len(self.selected) == 1 else self._canonical
         dialog = ShareDialog(uri=short_uri(uri, self.api.config), api=self.api)
         close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto", align_self="flex-start"))
-        close.on_click(lambda _b: (dialog.close(), setattr(self.share_box, "children", [])))
+
+        def close_dialog(_b: w.Button) -> None:
+            dialog.close()
+            self.share_box.children = []
+
+        close.on_click(close_dialog)
         self.share_box.children = [dialog, close]
 
     def _show_uri(self) -> None:

@@ -115,8 +115,9 @@ def main() -> None:
                   f"apolo cp -r {theirs[-1][0]:6.2f} s ({theirs[-1][1]:5.2f} s CPU)")
         startup = measured(lambda: cli("ls", "storage:bench"), resource.RUSAGE_CHILDREN)  # the CLI's fixed cost
         (ow, oc), (tw, tc) = min(ours), min(theirs)
-        print(f"  download best: ours {ow:6.2f} s   apolo cp -r {tw:6.2f} s   speed-up x{tw / ow:.2f}; CPU ours {oc:.2f} s "
-              f"vs CLI {tc:.2f} s (x{tc / oc:.2f}); the CLI's start-up alone: {startup[0]:.2f} s, {startup[1]:.2f} s CPU")
+        print(f"  download best: ours {ow:6.2f} s   apolo cp -r {tw:6.2f} s   speed-up x{tw / ow:.2f}; "
+              f"CPU ours {oc:.2f} s vs CLI {tc:.2f} s (x{tc / oc:.2f}); "
+              f"the CLI's start-up alone: {startup[0]:.2f} s, {startup[1]:.2f} s CPU")
 
         # -- one big file: peak RSS in a fresh process ----------------------------------------
         big = platform.root / "storage" / platform.org / "alice" / "big.bin"
@@ -124,7 +125,8 @@ def main() -> None:
             block = os.urandom(1024 * 1024)
             for _ in range(BIG_MB):
                 f.write(block)
-        out = subprocess.run([sys.executable, "-c", RSS_PROBE, platform.url, token, "storage:big.bin", str(work / "big.bin")],
+        out = subprocess.run([sys.executable, "-c", RSS_PROBE, platform.url, token, "storage:big.bin",
+                              str(work / "big.bin")],
                              check=True, capture_output=True, text=True, cwd=REPO).stdout.split()
         idle_kb, peak_kb, elapsed = int(out[0]), int(out[1]), float(out[2])
         assert (work / "big.bin").stat().st_size == BIG_MB * 1024 * 1024

@@ -37,7 +37,8 @@ EXECUTES = int(os.environ.get("BENCH_EXECUTES", "300"))
 DOWNLOAD_MIB = int(os.environ.get("BENCH_DOWNLOAD_MIB", "50"))
 ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "5")))
 SERVER = (f"sh -c 'echo PORT=$NEURO_JOB_HTTP_PORT; exec {sys.executable} -m jupyter_server --no-browser "
-          "--ip=127.0.0.1 --port=$NEURO_JOB_HTTP_PORT --IdentityProvider.token= --ServerApp.disable_check_xsrf=True --allow-root'")
+          "--ip=127.0.0.1 --port=$NEURO_JOB_HTTP_PORT --IdentityProvider.token= "
+          "--ServerApp.disable_check_xsrf=True --allow-root'")
 
 
 class Way:
@@ -116,7 +117,8 @@ def main() -> None:
                 "http": {"port": 8888, "requires_auth": True}}).json()
             port = wait_for(lambda: _port_of(alice, platform, job["id"]), timeout=60, what="the job's port")
             host = job["http_url"].removeprefix("http://")
-            proxied = Way("proxied", platform.base, {"Host": host, "Authorization": f"Bearer {platform.token('alice')}"})
+            proxied = Way("proxied", platform.base,
+                          {"Host": host, "Authorization": f"Bearer {platform.token('alice')}"})
             direct = Way("direct", f"http://127.0.0.1:{port}", {})
             wait_for(lambda: _up(proxied), timeout=90, interval=0.5, what="the Jupyter server job")
             isolation = alice.get("/config").json()["job_isolation"]["mode"]
@@ -139,7 +141,8 @@ def main() -> None:
                         print("download", way.name, flush=True)
                     spans[way.name].append(download(way, "/files/bench.bin"))
             dt, pt = statistics.median(spans["direct"]), statistics.median(spans["proxied"])
-            print(f"{DOWNLOAD_MIB} MiB download, median of {ROUNDS}: direct {dt:.3f} s ({DOWNLOAD_MIB / dt:.0f} MiB/s), "
+            print(f"{DOWNLOAD_MIB} MiB download, median of {ROUNDS}: "
+                  f"direct {dt:.3f} s ({DOWNLOAD_MIB / dt:.0f} MiB/s), "
                   f"proxied {pt:.3f} s ({DOWNLOAD_MIB / pt:.0f} MiB/s); added {pt - dt:+.3f} s, "
                   f"throughput ratio {dt / pt:.2f}")
             alice.delete(f"/jobs/{job['id']}")

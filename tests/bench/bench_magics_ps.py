@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+from IPython.core.interactiveshell import InteractiveShell
 
-from jupyter_apolo.localplatform.state import Platform  # noqa: E402
-from tests.support.platform import ApoloCLI, LocalPlatform, wait_for  # noqa: E402
+from jupyter_apolo.localplatform.state import Platform
+from tests.support.platform import ApoloCLI, LocalPlatform, wait_for
 
 JOBS = int(os.environ.get("BENCH_JOBS", "10000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))

@@ -25,8 +25,6 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
-
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 

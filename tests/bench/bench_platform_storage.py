@@ -41,7 +41,7 @@ def peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc status")
 
 
-def timed(fn):  # noqa: ANN001, ANN201
+def timed(fn):
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result
@@ -158,10 +158,14 @@ def bench_transfer(lp: LocalPlatform, cli: ApoloCLI, work: Path) -> list[tuple[s
         p.unlink()
     return [
         (f"{mb:.0f} MiB, reference local file copy", f"{ref_s:.2f} s  ({mb / ref_s:.0f} MiB/s)"),
-        ("  apolo cp up (CREATE + 1 MiB WRITEs)", f"{up_s:.2f} s  ({mb / up_s:.0f} MiB/s, {up_s / ref_s:.1f}x reference)"),
-        ("  apolo cp down (OPEN, streamed)", f"{down_s:.2f} s  ({mb / down_s:.0f} MiB/s, {down_s / ref_s:.1f}x reference)"),
-        ("  raw HTTP CREATE, one streamed body", f"{raw_up_s:.2f} s  ({mb / raw_up_s:.0f} MiB/s, {raw_up_s / ref_s:.1f}x reference)"),
-        ("  raw HTTP OPEN, streamed", f"{raw_down_s:.2f} s  ({mb / raw_down_s:.0f} MiB/s, {raw_down_s / ref_s:.1f}x reference)"),
+        ("  apolo cp up (CREATE + 1 MiB WRITEs)",
+         f"{up_s:.2f} s  ({mb / up_s:.0f} MiB/s, {up_s / ref_s:.1f}x reference)"),
+        ("  apolo cp down (OPEN, streamed)",
+         f"{down_s:.2f} s  ({mb / down_s:.0f} MiB/s, {down_s / ref_s:.1f}x reference)"),
+        ("  raw HTTP CREATE, one streamed body",
+         f"{raw_up_s:.2f} s  ({mb / raw_up_s:.0f} MiB/s, {raw_up_s / ref_s:.1f}x reference)"),
+        ("  raw HTTP OPEN, streamed",
+         f"{raw_down_s:.2f} s  ({mb / raw_down_s:.0f} MiB/s, {raw_down_s / ref_s:.1f}x reference)"),
         ("  platform peak RSS: upload idle/CLI/raw", f"{idle:.0f} / {up_peak:.0f} / {raw_peak:.0f} MiB"),
         ("  platform peak RSS: download idle/peak", f"{idle2:.0f} / {down_peak:.0f} MiB"),
     ]

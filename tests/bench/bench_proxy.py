@@ -163,7 +163,8 @@ async def throughput(platform: LocalPlatform, token: str, proxy: httpx.AsyncClie
             await asyncio.sleep(0.02)
 
     sampler = asyncio.ensure_future(sample())
-    direct_url, proxied_path = f"{platform.storage_url}/local/alice/bench-big.bin", "apolo/storage/local/alice/bench-big.bin"
+    direct_url = f"{platform.storage_url}/local/alice/bench-big.bin"
+    proxied_path = "apolo/storage/local/alice/bench-big.bin"
     t_direct, t_proxy, cpus = [], [], []
     async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=600) as direct:
         await download(direct, direct_url, size)  # warm the page cache
@@ -180,13 +181,14 @@ async def throughput(platform: LocalPlatform, token: str, proxy: httpx.AsyncClie
     best = min(t_direct) / min(t_proxy)
     cpu = statistics.median(cpus)
     growth = (peak[0] - baseline) / MiB
-    rounds = lambda ts: " ".join(f"{DOWNLOAD_MIB / t:.0f}" for t in ts)  # noqa: E731
+    rounds = lambda ts: " ".join(f"{DOWNLOAD_MIB / t:.0f}" for t in ts)
     print(f"\n2. {DOWNLOAD_MIB} MiB download read by plain httpx, {ROUNDS} alternating rounds")
     print(f"   MiB/s per round: direct {rounds(t_direct)}; proxied {rounds(t_proxy)}")
     print(f"   median direct {DOWNLOAD_MIB / statistics.median(t_direct):.0f} MiB/s, "
           f"proxied {DOWNLOAD_MIB / statistics.median(t_proxy):.0f} MiB/s; best-of ratio {best:.2f}")
     print(f"   jupyter server CPU {cpu:.2f} s per proxied download ({cpu / (DOWNLOAD_MIB / 1024):.2f} s/GiB, median)")
-    print(f"   throughput ratio {ratio:.2f}, median of round pairs (target >= 0.8): {'OK' if ratio >= 0.8 else 'MISSED'}")
+    print(f"   throughput ratio {ratio:.2f}, median of round pairs (target >= 0.8): "
+          f"{'OK' if ratio >= 0.8 else 'MISSED'}")
     print(f"   jupyter server RSS {baseline / MiB:.1f} MiB -> peak {peak[0] / MiB:.1f} MiB, growth {growth:.1f} MiB "
           f"(target < 64 MB): {'OK' if growth * MiB < 64e6 else 'MISSED'}")
 

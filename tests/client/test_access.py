@@ -43,7 +43,8 @@ def test_access_covers_a_job_by_its_name_uri(apolo, cli, unique):
     job_id_uri = "job:job-00000000-0000-0000-0000-000000000000"
     assert not alice.permissions.access(job_id_uri)
     rows = alice.permissions.access(job_id_uri, aliases=[f"job:{name}"])
-    assert [(r.user, r.action, r.granted_uri) for r in rows] == [("bob", "read", alice.permissions.normalize(f"job:{name}"))]
+    assert [(r.user, r.action, r.granted_uri) for r in rows] == [
+        ("bob", "read", alice.permissions.normalize(f"job:{name}"))]
 
 
 def test_usage_counts_a_tree(apolo, tmp_path, unique):

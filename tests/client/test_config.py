@@ -37,7 +37,8 @@ def test_explicit_needs_both_url_and_token(platform):
 
 
 def test_explicit_scope_overrides_any_source(platform, tmp_path):
-    env = {"APOLO_PASSED_CONFIG": _passed(platform, "alice", org_name="local", project_name="alice"), "HOME": str(tmp_path)}
+    env = {"APOLO_PASSED_CONFIG": _passed(platform, "alice", org_name="local", project_name="alice"),
+           "HOME": str(tmp_path)}
     assert resolve_config(project="other", environ=env).project == "other"
 
 
@@ -45,7 +46,8 @@ def test_explicit_scope_overrides_any_source(platform, tmp_path):
 def test_passed_config(platform, tmp_path, var):
     env = {var: _passed(platform, "bob", org_name="local", project_name="bob"), "HOME": str(tmp_path)}
     cfg = resolve_config(environ=env)
-    assert (cfg.source, cfg.username, cfg.cluster, cfg.org, cfg.project) == ("passed-config", "bob", "default", "local", "bob")
+    assert (cfg.source, cfg.username, cfg.cluster, cfg.org, cfg.project) == (
+        "passed-config", "bob", "default", "local", "bob")
     assert _whoami(cfg)[0] == "bob"
 
 
@@ -61,7 +63,8 @@ def test_apolo_cli_db_read_only(platform, cli, tmp_path):
     db = config_dir / "db"
     before = (db.read_bytes(), stat.S_IMODE(db.stat().st_mode), stat.S_IMODE(config_dir.stat().st_mode))
     cfg = resolve_config(environ={"APOLO_CONFIG": str(config_dir), "HOME": str(tmp_path)})
-    assert (cfg.source, cfg.username, cfg.cluster, cfg.org, cfg.project) == ("apolo-cli", "alice", "default", "local", "alice")
+    assert (cfg.source, cfg.username, cfg.cluster, cfg.org, cfg.project) == (
+        "apolo-cli", "alice", "default", "local", "alice")
     assert _whoami(cfg)[0] == "alice"
     assert (db.read_bytes(), stat.S_IMODE(db.stat().st_mode), stat.S_IMODE(config_dir.stat().st_mode)) == before
     # the CLI still accepts its db afterwards (its 0700/0600 checks untouched)
@@ -120,7 +123,8 @@ def test_bad_token_is_authentication_error(platform):
 
     from jupyter_apolo.client import AuthenticationError
 
-    forged = jwt.encode({"https://platform.neuromation.io/user": "alice", "iat": 1}, "wrong-secret-of-thirty-two-bytes!", algorithm="HS256")
+    forged = jwt.encode({"https://platform.neuromation.io/user": "alice", "iat": 1},
+                        "wrong-secret-of-thirty-two-bytes!", algorithm="HS256")
     with pytest.raises(AuthenticationError):
         Apolo(resolve_config(url=platform.url, token=forged, environ={}))
 

@@ -9,8 +9,14 @@ import time
 
 import pytest
 
-from jupyter_apolo.client import (Apolo, AsyncApolo, AuthenticationError, IllegalArgumentError, NotFoundError,
-                                  resolve_config)
+from jupyter_apolo.client import (
+    Apolo,
+    AsyncApolo,
+    AuthenticationError,
+    IllegalArgumentError,
+    NotFoundError,
+    resolve_config,
+)
 from jupyter_apolo.client.sync import background_loop
 
 
@@ -19,7 +25,8 @@ def test_async_core_raw_calls_and_cluster_info(platform):
         cfg = resolve_config(url=platform.url, token=platform.token("alice"), environ={})
         async with AsyncApolo(cfg) as api:
             info = await api.cluster_info()
-            assert (info.name, info.storage_url, info.monitoring_url) == ("default", platform.storage_url, platform.monitoring_url)
+            assert (info.name, info.storage_url, info.monitoring_url) == (
+                "default", platform.storage_url, platform.monitoring_url)
             assert [p.name for p in info.presets][:1] == ["cpu-small"] and info.presets[0].memory > 0
             resp = await api.request("GET", "config")
             assert resp.json()["authorized"] is True

@@ -49,7 +49,7 @@ def test_list_get_resolve_filters(apolo, cli, unique):
         assert api.jobs.resolve(ref) == new_id, ref
     assert api.jobs.get(f"job:{name}").id == new_id
 
-    ids = lambda **kw: [j.id for j in api.jobs.list(**kw)]  # noqa: E731
+    ids = lambda **kw: [j.id for j in api.jobs.list(**kw)]
     assert new_id in ids() and old_id not in ids()  # default: active only
     assert {old_id, new_id} <= set(ids(statuses=()))
     assert ids(statuses=["succeeded"], tags=[tag]) == [old_id]

@@ -18,7 +18,8 @@ def test_share_list_shared_revoke(apolo, cli, unique):
     name = unique("shared dir ")
     uri = alice.permissions.normalize(f"storage:{name}")
     result = alice.permissions.share(f"storage:{name}", "bob", "read")
-    assert (result.uri, result.user, result.action, result.requested, result.higher) == (uri, "bob", "read", "read", False)
+    assert (result.uri, result.user, result.action, result.requested, result.higher) == (
+        uri, "bob", "read", "read", False)
 
     assert any(p.uri == uri and p.action == "read" for p in bob.permissions.list())
     assert [p for p in bob.permissions.list(f"storage:/alice/{name}")] [0].action == "read"

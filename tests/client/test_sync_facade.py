@@ -42,10 +42,11 @@ class SlowServer:
                 if conn.recv(1) == b"":  # the client closed before we answered
                     self.hung_up.set()
                     return
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 pass
             if self.delay is not None:
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"ok\": true}")
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n"
+                             b"{\"ok\": true}")
 
     def close(self) -> None:
         self.sock.close()

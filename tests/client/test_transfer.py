@@ -140,7 +140,7 @@ def test_retries_only_idempotent_calls(platform, apolo, unique):
     try:
         with Apolo(resolve_config(url=f"http://127.0.0.1:{proxy.port}/api/v1", token=platform.token("alice"),
                                   environ={})) as via_proxy:
-            sent = lambda verb: sum(r.startswith(verb) for r in proxy.requests)  # noqa: E731
+            sent = lambda verb: sum(r.startswith(verb) for r in proxy.requests)
             proxy.cuts = 2
             before = sent(b"GET ")
             assert via_proxy.storage.ls("storage:")  # GET: two drops, third attempt answers

@@ -39,7 +39,8 @@ def test_normalize(text, expected):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("foo:x", "Invalid scheme 'foo:' (only 'storage:', 'image:', 'job:', 'blob:', 'role:', 'secret:', 'disk:', 'flow:' are allowed)"),
+    ("foo:x", "Invalid scheme 'foo:' "
+              "(only 'storage:', 'image:', 'job:', 'blob:', 'role:', 'secret:', 'disk:', 'flow:' are allowed)"),
     ("nothing", "URI Scheme not specified. Please specify one of storage, image, job, blob, role, secret, disk, flow."),
     ("role:x", "Absolute URI is required for scheme role"),
     ("image:ubuntu:22.04", "tag is not allowed"),
@@ -111,7 +112,8 @@ def test_short_form_matches_acl_ls(platform, cli, apolo):
     platform.add_project_user("teamx", "alice", "admin")
     ours.permissions.share("storage:/teamx/data", "bob", "read")
     ours.permissions.share("storage:short dir", "bob", "write")
-    full = [line.split()[0] for line in cli("alice")("acl", "ls", "--shared", "--full-uri").stdout.splitlines() if line.strip()]
+    full = [line.split()[0] for line in cli("alice")("acl", "ls", "--shared", "--full-uri").stdout.splitlines()
+            if line.strip()]
     short = [line.split()[0] for line in cli("alice")("acl", "ls", "--shared").stdout.splitlines() if line.strip()]
     assert len(full) == len(short) and full
     assert [short_uri(u, ours.config) for u in full] == short

@@ -67,7 +67,8 @@ def job_json(platform, user, job_id):
 def test_ps_creates_the_flow_project_and_lists_live_jobs(platform, flow, sample):
     assert flow("alice").ps(sample) == [("jupyter", "unknown", "N/A")]
     projects = platform.http("alice").get("/flow/projects").json()
-    assert [(p["name"], p["project_name"], p["owner"]) for p in projects] == [(seed.FLOW_ID, seed.TEAM_PROJECT, "alice")]
+    assert [(p["name"], p["project_name"], p["owner"]) for p in projects] == [
+        (seed.FLOW_ID, seed.TEAM_PROJECT, "alice")]
 
 
 def test_sample_run_jupyter_is_the_seeds_job(platform, flow, sample):
@@ -88,7 +89,8 @@ def test_sample_run_jupyter_is_the_seeds_job(platform, flow, sample):
         assert job["container"]["volumes"] == expected["volumes"]
         assert job["container"]["command"] == expected["command"]
         assert job["container"]["http"]["requires_auth"] is True and job["container"]["http"]["port"] == 8888
-        assert (job["preset_name"], job["description"], job["max_run_time_minutes"]) == ("cpu-small", "live.jupyter", 1440)
+        assert (job["preset_name"], job["description"], job["max_run_time_minutes"]) == (
+            "cpu-small", "live.jupyter", 1440)
         # the job serves the notebooks volume: what `upload notebooks` put there
         contents = wait_for(lambda: _contents(platform, job), 60, what="the job's Jupyter")
         assert "hello.ipynb" in contents
@@ -139,7 +141,8 @@ def test_fixture_run_jupyter_action(platform, flow, fixture):
         assert raw_id == job_id
         job = job_json(platform, "alice", job_id)
         mounts = {v["dst_path"] for v in job["container"]["volumes"]}
-        assert mounts == {"/project/data", "/project/modules", "/project/config", "/project/notebooks", "/project/results"}
+        assert mounts == {"/project/data", "/project/modules", "/project/config", "/project/notebooks",
+                          "/project/results"}
         assert "project:awesome-project" in job["tags"] and "job:jupyter" in job["tags"]
         assert "demo.ipynb" in wait_for(lambda: _contents(platform, job), 60, what="the action's Jupyter")
         assert ("filebrowser", "unknown", "N/A") in alice.ps(fixture)  # every live.yml job has a row
@@ -170,7 +173,9 @@ def test_bobs_live_job_is_seen_by_alice_after_a_share(platform, cli, flow, tmp_p
     try:
         suffix, _ = running_row(bob, bob_dir)
         denied = alice("ps", cwd=alice_dir, check=False)
-        assert denied.returncode == 1 and "Not enough permissions: read on flow://default/local/bob/awesome_project" in denied.stderr, denied.stderr
+        assert denied.returncode == 1, denied.stderr
+        assert ("Not enough permissions: read on flow://default/local/bob/awesome_project"
+                in denied.stderr), denied.stderr
         cli("bob")("share", f"flow:{seed.FLOW_ID}", "alice", "read")
         assert alice.ps(alice_dir) == [("jupyter", "unknown", "N/A")]  # the flow, not yet its job
         cli("bob")("share", f"job:{job_id}", "alice", "read")

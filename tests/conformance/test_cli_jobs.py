@@ -188,7 +188,8 @@ def test_duplicate_live_name_is_a_clear_cli_error(platform, cli):
     alice = cli("alice")
     job = run_detached(alice, "--name", "only-one", "python:3", "--", "sleep", "900")
     try:
-        second = alice("run", "--detach", "-s", "cpu-small", "--name", "only-one", "python:3", "--", "true", check=False)
+        second = alice("run", "--detach", "-s", "cpu-small", "--name", "only-one", "python:3", "--", "true",
+                       check=False)
         assert second.returncode == 65, second.stderr
         assert f"job with name 'only-one' and project 'alice' already exists: '{job}'" in second.stderr
     finally:

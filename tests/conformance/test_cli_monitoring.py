@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import subprocess
-import time
 
 import httpx
 import pytest
@@ -58,7 +57,8 @@ def test_exec_without_tty(platform, cli, server_job):
     isolated = platform.http("alice").get("/config").json()["job_isolation"]["mode"] == "bubblewrap"
     assert host.strip() == server_job if isolated else host.strip()  # a container's hostname is its job
     if isolated and os.geteuid() == 0:  # exec enters the job's namespaces: its processes are there
-        procs = alice("exec", "--no-tty", server_job, "--", "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
+        procs = alice("exec", "--no-tty", server_job, "--", "sh", "-c",
+                      "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
         assert "SimpleHTTPRequestHandler" in procs, procs
 
 

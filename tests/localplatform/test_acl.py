@@ -23,9 +23,11 @@ def test_prefix_inheritance_by_whole_segments():
 
 
 def test_highest_grant_wins_and_visible_children():
-    tree = PermissionTree([("storage://c/o/p", "read"), ("storage://c/o/p/data", "manage"), ("storage://c/o/q/x", "read")])
+    tree = PermissionTree([("storage://c/o/p", "read"), ("storage://c/o/p/data", "manage"),
+                           ("storage://c/o/q/x", "read")])
     assert tree.action_for("storage://c/o/p/data/f") == "manage"
     assert tree.action_for("storage://c/o/p/other") == "read"
     assert tree.visible_children("storage://c/o") == {"p", "q"}
     assert tree.visible_children("storage://c/o/q") == {"x"}
-    assert dict(tree.items()) == {"storage://c/o/p": "read", "storage://c/o/p/data": "manage", "storage://c/o/q/x": "read"}
+    assert dict(tree.items()) == {"storage://c/o/p": "read", "storage://c/o/p/data": "manage",
+                                  "storage://c/o/q/x": "read"}

@@ -92,7 +92,8 @@ def test_bake_attempts_tasks_parse_with_apolo_flow(platform, project):
     assert dup.status_code == 409
     last = alice.get("/flow/attempts/by_number", params={"bake_id": bake_id, "number": "-1"}).json()
     assert flow_client._parse_attempt_payload(last).number == 2
-    parsed = flow_client._parse_bake_payload(alice.get(f"/flow/bakes/{bake_id}", params={"fetch_last_attempt": "1"}).json())
+    last_bake = alice.get(f"/flow/bakes/{bake_id}", params={"fetch_last_attempt": "1"}).json()
+    parsed = flow_client._parse_bake_payload(last_bake)
     assert parsed.last_attempt.number == 2 and parsed.graphs == {(): {("t",): set()}}
     task = alice.post("/flow/tasks", json={"attempt_id": last["id"], "yaml_id": "t", "raw_id": "", "outputs": None,
                                            "state": None, "statuses": [{"created_at": "2026-01-01T00:00:00+00:00",

@@ -102,12 +102,15 @@ def test_flow_train_job_finds_its_volumes_at_their_mount_paths(iso_platform):
     base = "storage://default/local/alice/flow"
     train = (b"import os, sys\nprint('cwd', os.getcwd())\nprint('data', sorted(os.listdir(sys.argv[2])))\n"
              b"open('/project/results/model.txt', 'w').write('trained')\n")
-    assert alice.put("/storage/local/alice/flow/modules/train.py", params={"op": "CREATE"}, content=train).status_code == 201
-    assert alice.put("/storage/local/alice/flow/data/a.csv", params={"op": "CREATE"}, content=b"1,2\n").status_code == 201
+    create = {"op": "CREATE"}
+    assert alice.put("/storage/local/alice/flow/modules/train.py", params=create, content=train).status_code == 201
+    assert alice.put("/storage/local/alice/flow/data/a.csv", params=create, content=b"1,2\n").status_code == 201
     job, log = run_job(iso_platform, "alice",
                        "bash -euo pipefail -c 'cd /project\npython -u /project/modules/train.py --data /project/data'",
-                       [volume(f"{base}/data", "/project/data", True), volume(f"{base}/modules", "/project/modules", True),
-                        volume(f"{base}/config", "/project/config", True), volume(f"{base}/results", "/project/results")])
+                       [volume(f"{base}/data", "/project/data", True),
+                        volume(f"{base}/modules", "/project/modules", True),
+                        volume(f"{base}/config", "/project/config", True),
+                        volume(f"{base}/results", "/project/results")])
     assert job["status"] == "succeeded", log
     assert "cwd /project\n" in log and "data ['a.csv']" in log
     assert (iso_platform.root / "storage/local/alice/flow/results/model.txt").read_text() == "trained"

@@ -120,7 +120,8 @@ def test_share_read_opens_lab_and_runs_a_cell_then_revoke_closes_it(platform, cl
         browser = JobSite(platform, lab_job)
         login = browser.http.post("/.apolo/login", data={"token": platform.token("alice"), "next": "/lab"})
         assert login.status_code == 303 and login.headers["Location"] == "/lab"
-        assert "httponly" in login.headers["Set-Cookie"].lower() and "samesite=lax" in login.headers["Set-Cookie"].lower()
+        cookie_header = login.headers["Set-Cookie"].lower()
+        assert "httponly" in cookie_header and "samesite=lax" in cookie_header
         lab = browser.get("/lab")  # the client keeps dat (and now Jupyter's _xsrf) as cookies
         assert lab.status_code == 200 and "JupyterLab" in lab.text
         cookies = dict(browser.http.cookies.items())
@@ -129,7 +130,8 @@ def test_share_read_opens_lab_and_runs_a_cell_then_revoke_closes_it(platform, cl
         as_api_token = httpx.get(f"{platform.url}/jobs", headers={"Authorization": f"Bearer {cookies['dat']}"})
         assert as_api_token.status_code == 401
         other_host = job_id.replace(job_id[-4:], "0000") + ".jobs.localhost"
-        assert browser.http.get("/lab", headers={"Host": other_host, "Cookie": f"dat={cookies['dat']}"}).status_code == 401
+        other = browser.http.get("/lab", headers={"Host": other_host, "Cookie": f"dat={cookies['dat']}"})
+        assert other.status_code == 401
         assert _kernel_roundtrip(platform, browser, cookies, "print(6 * 7)") == "42\n"
         # a websocket with the cookie from a foreign page is refused
         async def foreign_page() -> None:
@@ -174,7 +176,8 @@ def test_large_download_streams_through(platform):
     script = ("import argparse, http.server; a = argparse.ArgumentParser(); a.add_argument(\"--port\", type=int)\n"
               "class H(http.server.BaseHTTPRequestHandler):\n"
               "    def do_GET(self):\n"
-              "        self.send_response(200); self.send_header(\"Content-Length\", str(8 << 20)); self.end_headers()\n"
+              "        self.send_response(200); self.send_header(\"Content-Length\", str(8 << 20)); "
+              "self.end_headers()\n"
               "        for _ in range(8): self.wfile.write(bytes(range(256)) * 4096)\n"
               "http.server.ThreadingHTTPServer((\"127.0.0.1\", a.parse_args().port), H).serve_forever()")
     job = start_job(platform, "alice", f"python -c '{script}' --port 8888")
@@ -202,7 +205,8 @@ def test_the_token_less_lab_answers_only_the_platform(platform, lab_job):
     """bob's Lab was started with an empty token; its loopback port must still refuse anyone
     who does not come through the platform's proxy, and no page may carry what opens it."""
     runtime = platform.root / "jobs" / lab_job["id"] / "root" / ".local" / "share" / "jupyter" / "runtime"
-    server = json.loads(wait_for(lambda: sorted(runtime.glob("jpserver-*.json")), timeout=30, what="Lab's runtime file")[0].read_text())
+    runtime_files = wait_for(lambda: sorted(runtime.glob("jpserver-*.json")), timeout=30, what="Lab's runtime file")
+    server = json.loads(runtime_files[0].read_text())
     direct = httpx.Client(base_url=f"http://127.0.0.1:{server['port']}", timeout=30)
     assert direct.get("/api/contents").status_code == 403
     assert direct.get("/lab").status_code == 302  # to Jupyter's own login form
@@ -218,7 +222,8 @@ def test_a_response_cut_off_by_the_job_is_cut_off_for_the_client(platform):
               "class H(http.server.BaseHTTPRequestHandler):\n"
               "    protocol_version = \"HTTP/1.1\"\n"
               "    def do_GET(self):\n"
-              "        self.send_response(200); self.send_header(\"Transfer-Encoding\", \"chunked\"); self.end_headers()\n"
+              "        self.send_response(200); self.send_header(\"Transfer-Encoding\", \"chunked\"); "
+              "self.end_headers()\n"
               "        self.wfile.write(b\"5\\r\\nhello\\r\\n\"); self.wfile.flush()\n"
               "        if self.path == \"/cut\": self.connection.shutdown(2); self.close_connection = True; return\n"
               "        self.wfile.write(b\"0\\r\\n\\r\\n\")\n"

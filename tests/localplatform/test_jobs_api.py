@@ -54,7 +54,8 @@ def listing(client: httpx.Client, **params) -> list[dict]:
     return [json.loads(line) for line in resp.text.splitlines()]
 
 
-PY_ENV = "python -c 'import os, json; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith(\"NEURO_\")}))'"
+PY_ENV = ("python -c 'import os, json; "
+          "print(json.dumps({k: v for k, v in os.environ.items() if k.startswith(\"NEURO_\")}))'")
 
 
 def test_job_lifecycle_json_and_env(platform):
@@ -143,7 +144,8 @@ def test_malformed_json_and_non_object_bodies(platform):
 def test_duplicate_name_of_a_live_job_is_refused(platform):
     alice = platform.http("alice")
     first = run(alice, "sleep 600", name="dupe")
-    resp = alice.post("/jobs?from_preset", json={"preset_name": "cpu-small", "image": "x", "command": "true", "name": "dupe"})
+    resp = alice.post("/jobs?from_preset",
+                      json={"preset_name": "cpu-small", "image": "x", "command": "true", "name": "dupe"})
     assert resp.status_code == 400
     assert resp.json()["error"] == (
         f"Failed to create job: job with name 'dupe' and project 'alice' already exists: '{first['id']}'")
@@ -222,10 +224,14 @@ def test_volume_and_working_dir_are_mapped_into_the_sandbox(platform):
     data = platform.root / "storage" / "local" / "alice" / "inputs"
     data.mkdir(parents=True, exist_ok=True)
     (data / "numbers.txt").write_text("1 2 3\n")
-    job = run(alice, "python -c 'import os, sys; print(open(sys.argv[1]).read().strip(), open(\"numbers.txt\").read().strip(), os.environ[\"PWD\"].endswith(\"/var/in\"))' /var/in/numbers.txt",
+    job = run(alice, "python -c 'import os, sys; print(open(sys.argv[1]).read().strip(), "
+                     "open(\"numbers.txt\").read().strip(), os.environ[\"PWD\"].endswith(\"/var/in\"))' "
+                     "/var/in/numbers.txt",
               working_dir="/var/in",
-              volumes=[{"src_storage_uri": "storage://default/local/alice/inputs", "dst_path": "/var/in", "read_only": True},
-                       {"src_storage_uri": "storage://default/local/alice/outputs", "dst_path": "/var/out", "read_only": False}])
+              volumes=[{"src_storage_uri": "storage://default/local/alice/inputs", "dst_path": "/var/in",
+                        "read_only": True},
+                       {"src_storage_uri": "storage://default/local/alice/outputs", "dst_path": "/var/out",
+                        "read_only": False}])
     job = finished(alice, job["id"])
     assert job["status"] == "succeeded", log_of(alice, job["id"])
     assert log_of(alice, job["id"]) == "1 2 3 1 2 3 True\n"
@@ -260,7 +266,8 @@ def test_pass_config_token_lives_as_long_as_the_job(platform):
             "c = json.loads(base64.b64decode(os.environ['NEURO_PASSED_CONFIG'])); "
             "r = urllib.request.Request(c['url'] + '/jobs/' + os.environ['NEURO_JOB_ID'], "
             "headers={'Authorization': 'Bearer ' + c['token']}); "
-            "print(json.load(urllib.request.urlopen(r))['status'], c['cluster'], c['org_name'], c['project_name'], flush=True); "
+            "print(json.load(urllib.request.urlopen(r))['status'], c['cluster'], c['org_name'], c['project_name'], "
+            "flush=True); "
             "import time; time.sleep(600)")
     job = run(alice, f'python -c "{code}"', pass_config=True)
     wait_for(lambda: log_so_far(platform, job["id"]).endswith("\n"), 20, what="the job's output")
@@ -282,7 +289,7 @@ def test_list_filters_visibility_and_formats(platform):
     c = run(carol, "sleep 600", tags=["y"])
     try:
         running(carol, c["id"])
-        ids = lambda jobs: [j["id"] for j in jobs]  # noqa: E731
+        ids = lambda jobs: [j["id"] for j in jobs]
         base = {"cluster_name": "default", "org_name": "local", "project_name": "carol",
                 "being_dropped": "False", "logs_removed": "False"}
         assert ids(listing(carol, **base)) == [a["id"], b["id"], c["id"]]

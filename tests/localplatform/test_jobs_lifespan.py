@@ -41,7 +41,8 @@ def _run(client, minutes: int) -> str:
 
 
 def _finished(client, job_id: str, timeout: float) -> dict:
-    return wait_for(lambda: (j := client.get(f"/jobs/{job_id}").json())["status"] in ("succeeded", "failed", "cancelled") and j,
+    finished = ("succeeded", "failed", "cancelled")
+    return wait_for(lambda: (j := client.get(f"/jobs/{job_id}").json())["status"] in finished and j,
                     timeout, what=f"{job_id} to finish")
 
 

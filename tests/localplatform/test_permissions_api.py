@@ -45,7 +45,8 @@ def test_roles_carry_permissions(platform):
     assert alice.post("/users", json={"name": "alice/roles/team"}).status_code == 201
     uri = "storage://default/local/alice/team"
     assert alice.post("/users/alice:roles:team/permissions", json=[{"uri": uri, "action": "write"}]).status_code == 201
-    assert alice.post("/users/bob/permissions", json=[{"uri": "role://alice/roles/team", "action": "read"}]).status_code == 201
+    assert alice.post("/users/bob/permissions",
+                      json=[{"uri": "role://alice/roles/team", "action": "read"}]).status_code == 201
     assert bob.get("/users/bob/subroles").json() == {"subroles": ["alice/roles/team"]}
     assert {"uri": uri, "action": "write"} in bob.get("/users/bob/permissions").json()
     assert alice.delete("/users/alice:roles:team").status_code == 204

@@ -169,13 +169,15 @@ def test_write(alice):
     assert r.status_code == 400 and "Content-Range" in r.json()["error"]
     r = alice.patch(url, content=b"xx", headers={"Content-Type": OCTET, "Content-Range": "bytes 0-5/*"})
     assert r.status_code == 400 and "does not match" in r.json()["error"]
-    r = alice.patch(url, content=b"xx", headers={"Content-Type": OCTET, "Content-Range": "bytes 0-1/*", "If-Match": '"x"'})
+    r = alice.patch(url, content=b"xx",
+                    headers={"Content-Type": OCTET, "Content-Range": "bytes 0-1/*", "If-Match": '"x"'})
     assert r.status_code == 400 and "If-Match" in r.json()["error"]
     assert alice.get("/storage/local/alice/w.txt").content == b"hello world"
     r = alice.patch("/storage/local/alice/missing.txt?op=WRITE", content=b"x",
                     headers={"Content-Type": OCTET, "Content-Range": "bytes 0-0/*"})
     assert r.status_code == 404
-    r = alice.patch("/storage/local/alice?op=WRITE", content=b"x", headers={"Content-Type": OCTET, "Content-Range": "bytes 0-0/*"})
+    r = alice.patch("/storage/local/alice?op=WRITE", content=b"x",
+                    headers={"Content-Type": OCTET, "Content-Range": "bytes 0-0/*"})
     assert r.status_code == 400 and r.json()["errno"] == "EISDIR"
 
 
@@ -276,7 +278,8 @@ def test_other_users_storage_looks_missing(platform, alice, bob):
 def test_list_only_and_org_listing(platform, alice, bob):
     put_file(alice, "team/shared/s.txt", b"s")
     put_file(alice, "team/hidden/h.txt", b"h")
-    r = alice.post("/users/bob/permissions", json=[{"uri": "storage://default/local/alice/team/shared", "action": "read"}])
+    r = alice.post("/users/bob/permissions",
+                   json=[{"uri": "storage://default/local/alice/team/shared", "action": "read"}])
     assert r.status_code == 201
     try:
         team = bob.get("/storage/local/alice/team?op=LISTSTATUS").json()["FileStatuses"]["FileStatus"]
@@ -286,7 +289,8 @@ def test_list_only_and_org_listing(platform, alice, bob):
         assert bob.get("/storage/local/alice/team/shared/s.txt").content == b"s"
         assert bob.get("/storage/local/alice/team/hidden/h.txt").status_code == 404
         assert bob.put("/storage/local/alice/team/shared/s.txt?op=CREATE", content=b"no").status_code == 404
-        assert [s["path"] for s in alice.get("/storage/local?op=LISTSTATUS").json()["FileStatuses"]["FileStatus"]] == ["alice"]
+        listing = alice.get("/storage/local?op=LISTSTATUS").json()["FileStatuses"]["FileStatus"]
+        assert [s["path"] for s in listing] == ["alice"]
     finally:
         alice.delete("/users/bob/permissions", params={"uri": "storage://default/local/alice/team/shared"})
     assert bob.get("/storage/local/alice/team/shared/s.txt").status_code == 404
@@ -338,7 +342,8 @@ def test_double_encoded_name_stays_inside(platform, outside):
 def test_rename_through_symlink_refused(platform, outside, alice):
     before = snapshot(outside)
     put_file(alice, "victim.txt", b"v")
-    r = alice.post("/storage/local/alice/victim.txt", params={"op": "RENAME", "destination": "/local/alice/escape/victim.txt"})
+    r = alice.post("/storage/local/alice/victim.txt",
+                   params={"op": "RENAME", "destination": "/local/alice/escape/victim.txt"})
     assert r.status_code == 400 and r.json()["errno"] == "ELOOP"
     listing = alice.get("/storage/local/alice?op=LISTSTATUS").json()["FileStatuses"]["FileStatus"]
     link = next(s for s in listing if s["path"] == "escape")

@@ -64,7 +64,8 @@ def test_flow_bakes_lists_a_bake(shell, platform, sample, live_jobs):
         "name": seed.FLOW_ID, "cluster": platform.cluster, "project_name": seed.TEAM_PROJECT}).json()
     bake = make_bake(platform, "alice", project["id"])
     bakes = shell(f"flow bakes --path {sample}")
-    assert [(b.id, b.name, b.batch, b.last_attempt.result) for b in bakes] == [(bake["id"], "nightly", "train", "failed")]
+    assert [(b.id, b.name, b.batch, b.last_attempt.result) for b in bakes] == [
+        (bake["id"], "nightly", "train", "failed")]
     assert shell(f"flow bakes --path {sample} --tag other").items == []
 
 

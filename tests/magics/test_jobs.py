@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from jupyter_apolo.magics.jobs import JobList
-from tests.magics.conftest import SLEEPER_CMD as SLEEPER, create_job, job_status
+from tests.magics.conftest import SLEEPER_CMD as SLEEPER
+from tests.magics.conftest import create_job, job_status
 from tests.support.platform import wait_for
 from tests.support.signals import fallback_after, sigint_after
 

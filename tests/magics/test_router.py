@@ -70,7 +70,8 @@ def test_raise_errors_setting(shell):
 
 def test_whoami_with_credentials_from_config(shell):
     me = shell("whoami")
-    assert (me.username, me.cluster, me.org, me.project, me.source) == ("alice", "default", "local", "alice", "explicit")
+    assert (me.username, me.cluster, me.org, me.project, me.source) == (
+        "alice", "default", "local", "alice", "explicit")
     assert "alice" in repr(me) and "<table" in me._repr_html_()
 
 

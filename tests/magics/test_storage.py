@@ -136,7 +136,8 @@ def test_mv(shell, workdir, capsys):
     shell("mkdir -p storage:st-mv/dir storage:st-mv/other")
     (workdir / "m.txt").write_text("m")
     shell("cp m.txt storage:st-mv/m.txt")
-    assert repr(shell("mv storage:st-mv/m.txt storage:st-mv/dir")) == "Moved storage:st-mv/m.txt -> storage:st-mv/dir/m.txt"
+    moved = repr(shell("mv storage:st-mv/m.txt storage:st-mv/dir"))
+    assert moved == "Moved storage:st-mv/m.txt -> storage:st-mv/dir/m.txt"
     shell("mv storage:st-mv/dir/m.txt 'storage:st-mv/renamed ü.txt'")
     assert sorted(shell("ls storage:st-mv").names) == ["dir", "other", "renamed ü.txt"]
     shell("cp m.txt storage:st-mv/other/m.txt")

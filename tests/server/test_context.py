@@ -35,10 +35,12 @@ async def test_context_inside_a_job(fetch, monkeypatch, no_ambient_credentials):
 
 
 @pytest.mark.parametrize("apolo_config", [{}])
-async def test_context_from_the_embedded_platform_file(fetch, platform, responses, monkeypatch, tmp_path, no_ambient_credentials):
+async def test_context_from_the_embedded_platform_file(fetch, platform, responses, monkeypatch, tmp_path,
+                                                        no_ambient_credentials):
     """No explicit config: the launcher's embedded.json is found and reported as embedded."""
     embedded = tmp_path / "embedded.json"
-    embedded.write_text(json.dumps({"url": platform.url, "token": responses.watch(platform.token("bob")), "cluster": "default",
+    embedded.write_text(json.dumps({"url": platform.url, "token": responses.watch(platform.token("bob")),
+                                    "cluster": "default",
                                     "org": "local", "project": "bob"}))
     monkeypatch.setenv("JUPYTER_APOLO_EMBEDDED", str(embedded))
     body = json.loads((await fetch("GET", "apolo/context")).body)

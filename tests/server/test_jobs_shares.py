@@ -27,7 +27,8 @@ def jobs(platform, cli):
         "alice": run_job(cli, "alice", "--name", "alice-train", "--tag", "exp:1", "ubuntu", "--", "sleep", "600"),
         "bob_shared": run_job(cli, "bob", "--name", "bob-notebook", "ubuntu", "--", "sleep", "600"),
         "bob_private": run_job(cli, "bob", "ubuntu", "--", "sleep", "600"),
-        "printer": run_job(cli, "alice", "ubuntu", "--", "sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.3; done"),
+        "printer": run_job(cli, "alice", "ubuntu", "--", "sh", "-c",
+                           "for i in 1 2 3; do echo line $i; sleep 0.3; done"),
     }
     cli("bob")("share", f"job:{ids['bob_shared']}", "alice", "read")
     yield ids
@@ -52,7 +53,8 @@ async def test_list_my_jobs_and_the_ones_shared_with_me(fetch, jobs):
     assert jobs["alice"] in listed and jobs["bob_shared"] in listed and jobs["bob_private"] not in listed
     assert listed[jobs["alice"]]["access"] == "manage" and listed[jobs["bob_shared"]]["access"] == "read"
     mine = listed[jobs["alice"]]
-    assert (mine["name"], mine["owner"], mine["preset"], mine["tags"]) == ("alice-train", "alice", "cpu-small", ["exp:1"])
+    assert (mine["name"], mine["owner"], mine["preset"], mine["tags"]) == (
+        "alice-train", "alice", "cpu-small", ["exp:1"])
     assert mine["status"] in ("pending", "running") and mine["uri"].startswith("job://")
     found = ndjson(await fetch("GET", "apolo/jobs?q=EXP:1"))
     assert [j["id"] for j in found] == [jobs["alice"]]
@@ -93,14 +95,16 @@ async def test_kill_needs_write(fetch, cli, jobs):
 async def test_log_follows_to_the_end(fetch, jobs):
     resp = await fetch("GET", f"apolo/jobs/{jobs['printer']}/log")
     assert resp.code == 200 and resp.headers["Content-Type"].startswith("text/plain")
-    assert [line for line in resp.body.decode().splitlines() if line.startswith("line")] == ["line 1", "line 2", "line 3"]
+    printed = [line for line in resp.body.decode().splitlines() if line.startswith("line")]
+    assert printed == ["line 1", "line 2", "line 3"]
     missing = await fetch("GET", "apolo/jobs/no-such-job-name/log")
     assert missing.code in (400, 404) and body(missing)["error"]
 
 
 async def test_share_list_and_revoke_a_job(fetch, cli, jobs):
     uri = f"job:{jobs['alice']}"
-    resp = await fetch("POST", "apolo/shares", body=json.dumps({"uri": uri, "user": "bob", "action": "read"}), headers=JSON)
+    resp = await fetch("POST", "apolo/shares", body=json.dumps({"uri": uri, "user": "bob", "action": "read"}),
+                       headers=JSON)
     assert resp.code == 201, resp.body
     shared = body(resp)
     assert shared["action"] == "read" and not shared["higher"] and shared["uri"].startswith("job://")
@@ -149,7 +153,8 @@ async def test_bad_share_requests_name_the_problem(fetch, request_body, status, 
 
 async def test_no_manage_no_share(fetch, cli, jobs):
     # job:/bob/ID: a bare job:ID would name alice's own project (the CLI's rule), where she may share
-    resp = await fetch("POST", "apolo/shares", body=json.dumps({"uri": f"job:/bob/{jobs['bob_shared']}", "user": "carol",
+    resp = await fetch("POST", "apolo/shares", body=json.dumps({"uri": f"job:/bob/{jobs['bob_shared']}",
+                                                                 "user": "carol",
                                                                  "action": "read"}), headers=JSON)
     assert resp.code == 403 and body(resp)["error"], resp.body
     assert cli("carol")("status", jobs["bob_shared"], check=False).returncode != 0  # nothing half-applied

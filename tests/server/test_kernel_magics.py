@@ -27,7 +27,8 @@ async def test_kernels_get_magics_from_their_spec_not_from_the_servers_environme
             if msg["msg_type"] == "stream":
                 out.append(msg["content"]["text"])
 
-        code = "import os; print(os.environ.get('JUPYTER_APOLO_MAGICS'), 'apolo' in get_ipython().magics_manager.magics['line'])"
+        code = ("import os; "
+                "print(os.environ.get('JUPYTER_APOLO_MAGICS'), 'apolo' in get_ipython().magics_manager.magics['line'])")
         reply = await client.execute_interactive(code, output_hook=collect, timeout=60)
         assert reply["content"]["status"] == "ok"
         assert "".join(out).split() == ["1", "True"]

@@ -89,7 +89,8 @@ def browser_download(http_server_client, jp_http_port, jp_base_url, jp_auth_head
     async def go(name: str):
         reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
         writer.write((f"GET {jp_base_url}apolo/storage/local/alice/{name}?op=OPEN HTTP/1.1\r\n"
-                      f"Host: 127.0.0.1:{jp_http_port}\r\nAuthorization: {jp_auth_header['Authorization']}\r\n\r\n").encode())
+                      f"Host: 127.0.0.1:{jp_http_port}\r\n"
+                      f"Authorization: {jp_auth_header['Authorization']}\r\n\r\n").encode())
         await writer.drain()
         return reader, writer, await reader.readuntil(b"\r\n\r\n")
 

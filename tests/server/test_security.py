@@ -32,7 +32,8 @@ ROUTES = [
 async def test_unauthenticated_requests_are_refused(fetch, platform, method, path):
     resp = await fetch(method, path, auth=False, body=b"data" if method in ("POST", "PUT") else None)
     assert resp.code == 403, (resp.code, resp.body)
-    assert platform.http("alice").get("storage/local/alice/unauth.txt", params={"op": "GETFILESTATUS"}).status_code == 404
+    status = platform.http("alice").get("storage/local/alice/unauth.txt", params={"op": "GETFILESTATUS"})
+    assert status.status_code == 404
 
 
 async def test_cookie_session_post_needs_the_xsrf_header(fetch, cookie_session, platform):

@@ -19,7 +19,8 @@ def body(resp):
 
 
 async def start(fetch, **request):
-    resp = await fetch("POST", "apolo/transfers", body=json.dumps(request), headers={"Content-Type": "application/json"})
+    resp = await fetch("POST", "apolo/transfers", body=json.dumps(request),
+                       headers={"Content-Type": "application/json"})
     return resp
 
 
@@ -85,7 +86,8 @@ async def test_upload_workspace_file_and_directory(fetch, cli, jp_root_dir, tmp_
     (jp_root_dir / "results" / "metrics.json").write_text('{"acc": 0.9}')
     (jp_root_dir / "results" / "plots" / "p.png").write_bytes(b"\x89PNG" + os.urandom(2_000_000))
 
-    task = await finished(fetch, body(await start(fetch, direction="upload", src="results", dst="storage:up/results"))["id"])
+    started = await start(fetch, direction="upload", src="results", dst="storage:up/results")
+    task = await finished(fetch, body(started)["id"])
     assert task["error"] is None and task["files"] == 2
     assert task["dst"] == "storage://default/local/alice/up/results"
     cli("alice")("cp", "-r", "-T", "storage:up/results", str(tmp_path / "back"))

@@ -131,14 +131,16 @@ class ApoloCLI:
         self.env.pop("NEURO_PASSED_CONFIG", None)
         self.login = self("config", "login-with-token", platform.token(user), platform.url)
 
-    def __call__(self, *args: str, check: bool = True, timeout: float = 120, cwd: str | None = None) -> subprocess.CompletedProcess:
+    def __call__(self, *args: str, check: bool = True, timeout: float = 120,
+                 cwd: str | None = None) -> subprocess.CompletedProcess:
         """Run ``apolo ARGS``; with ``check`` raise ``AssertionError`` showing the output on failure."""
         proc = subprocess.run(
             [str(BIN / "apolo"), "--disable-pypi-version-check", "--skip-stats", "--color=no", *args],
             env=self.env, capture_output=True, text=True, timeout=timeout, cwd=cwd,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"apolo {' '.join(args)} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
+            raise AssertionError(f"apolo {' '.join(args)} exited {proc.returncode}\n"
+                                 f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
         return proc
 
 

@@ -60,7 +60,8 @@ class CuttingProxy:
                             self.cut_count += 1
                             dst.sendall(data[: max(0, self.cut_after - sent)])
                             raise ConnectionAbortedError
-                elif self.hold_after is not None and not self._released.is_set() and sent + len(data) >= self.hold_after:
+                elif (self.hold_after is not None and not self._released.is_set()
+                      and sent + len(data) >= self.hold_after):
                     head = max(0, self.hold_after - sent)
                     dst.sendall(data[:head])
                     sent, data = sent + head, data[head:]

@@ -10,7 +10,8 @@ from jupyter_apolo.widgets import JobsTable
 from tests.magics.conftest import create_job, job_status
 from tests.support.platform import wait_for
 
-TALKER = "python -c \"import time\nfor i in range(400): print('line', i, flush=True); time.sleep(0.05 if i < 30 else 5)\""
+TALKER = ("python -c \"import time\n"
+          "for i in range(400): print('line', i, flush=True); time.sleep(0.05 if i < 30 else 5)\"")
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,8 @@ def jobs(platform, cli):
     mine = create_job(platform, "alice", "python -c \"import time; time.sleep(600)\"", name="alice-sleeper")
     done = create_job(platform, "alice", "python -c \"print('bye')\"", name="alice-done")
     for user, job, status in (("bob", bobs, "running"), ("alice", mine, "running"), ("alice", done, "succeeded")):
-        wait_for(lambda: job_status(platform, user, job["id"]) == status, 60, what=f"{job['name']} {status}")
+        wait_for(lambda user=user, job=job, status=status: job_status(platform, user, job["id"]) == status, 60,
+                 what=f"{job['name']} {status}")
     cli("bob")("share", f"job:{bobs['id']}", "alice", "read")
     return {"bob": bobs["id"], "mine": mine["id"], "done": done["id"]}
 

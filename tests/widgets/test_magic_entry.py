@@ -36,7 +36,8 @@ def test_widgets_in_a_kernel_and_share_prefilled_with_this_job(platform, tmp_pat
         "%apolo share --dialog storage:data",
         "print(_.uri)",
         "browser = %apolo browse\nprint([(b.description, b.tooltip) for b in browser.shortcuts.children[1:]])",
-        "t2 = %apolo ps --widget -o ME -s running -n entry\nt2.wait(); print(t2.owner, t2.status, t2.search, len(t2.shown))",
+        "t2 = %apolo ps --widget -o ME -s running -n entry\n"
+        "t2.wait(); print(t2.owner, t2.status, t2.search, len(t2.shown))",
     ], tmp_path, {"APOLO_PASSED_CONFIG": passed_config(platform, "alice"), "NEURO_JOB_ID": job["id"]})
     for index in (1, 3, 4, 6):
         assert any(WIDGET in o.get("data", {}) for o in nb.cells[index].outputs), outputs(nb.cells[index])

@@ -104,7 +104,7 @@ def test_higher_access_is_explained_not_hidden(apolo, cli, unique):
     assert "alice: write, from a share of storage:" + folder in dlg.access_box.children[0].children[0].value
     # a grant on the parent is not revocable here: no button, and revoke() says where it comes from
     assert len(dlg.access_box.children[0].children) == 1
-    assert dlg.revoke("alice") is None and f"revoke it there" in dlg.error
+    assert dlg.revoke("alice") is None and "revoke it there" in dlg.error
     dlg.user, dlg.action = "alice", "read"
     dlg.share()
     dlg.wait()
