@@ -75,7 +75,7 @@ class Table:
         headers = [h for h, _ in self.columns]
         rows = self.rows()
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-        line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+        line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
         out = ([self.title] if self.title else []) + [line(headers)] + [line(r) for r in rows]
         if self._more():
             out.append(self._more())
@@ -92,7 +92,8 @@ class Table:
         )
         caption = f"<caption style='text-align:left'>{esc(self.title)}</caption>" if self.title else ""
         more = f"<p>{esc(self._more())}</p>" if self._more() else ""
-        return f"<table class='jp-apolo-table'>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+        table = f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+        return f"<table class='jp-apolo-table'>{caption}{table}</table>{more}"
 
 
 class Record:

@@ -89,7 +89,8 @@ def _notebooks() -> dict[str, nbformat.NotebookNode]:
     return {
         "01-explore-data.ipynb": nb(
             new_markdown_cell("# Explore the data\nA first look at the measurements the team collected."),
-            new_code_cell("import statistics\nvalues = [3.1, 2.7, 3.8, 4.0, 3.3]\nstatistics.mean(values), statistics.stdev(values)"),
+            new_code_cell("import statistics\nvalues = [3.1, 2.7, 3.8, 4.0, 3.3]\n"
+                          "statistics.mean(values), statistics.stdev(values)"),
         ),
         "02-train-model.ipynb": nb(
             new_markdown_cell("# Train a tiny model\nLeast squares by hand, no dependencies."),
@@ -97,7 +98,8 @@ def _notebooks() -> dict[str, nbformat.NotebookNode]:
                 xs = [1, 2, 3, 4, 5]
                 ys = [2.1, 3.9, 6.2, 7.8, 10.1]
                 n = len(xs)
-                slope = (n * sum(x * y for x, y in zip(xs, ys)) - sum(xs) * sum(ys)) / (n * sum(x * x for x in xs) - sum(xs) ** 2)
+                covariance = n * sum(x * y for x, y in zip(xs, ys)) - sum(xs) * sum(ys)
+                slope = covariance / (n * sum(x * x for x in xs) - sum(xs) ** 2)
                 intercept = (sum(ys) - slope * sum(xs)) / n
                 slope, intercept""")),
         ),
@@ -140,7 +142,8 @@ def seed_workspace(workspace: Path) -> Path:
     (project / ".apolo").mkdir(parents=True)
     (project / ".apolo" / "live.yml").write_text(LIVE_YML)
     (project / ".apolo" / "project.yml").write_text(f"id: {FLOW_ID}\nproject_name: {TEAM_PROJECT}\n")
-    (project / ".apolo.toml").write_text('[storage]\ncp-exclude = [".git", ".apolo"]\ncp-exclude-from-files = [".apoloignore"]\n')
+    (project / ".apolo.toml").write_text(
+        '[storage]\ncp-exclude = [".git", ".apolo"]\ncp-exclude-from-files = [".apoloignore"]\n')
     (project / ".apoloignore").write_text("results/\ndata/\n")
     (project / ".gitignore").write_text("/data/**/*\n.ipynb_checkpoints\n")
     (project / "notebooks").mkdir()

@@ -52,7 +52,8 @@ class SyncReport:
                 marked = getattr(c, "merge_as", None)
                 kept += f", merge with conflict markers in {marked}" if marked else ""
                 out.append(f"  CONFLICT      {c.path}  ({c.reason}; {kept})")
-            out += [f"  proposed      delete {p}  (run again with --delete to apply)" for p in result.proposed_deletions]
+            out += [f"  proposed      delete {p}  (run again with --delete to apply)"
+                    for p in result.proposed_deletions]
             if not (result.transferred or merged or result.deleted or result.conflicts or result.proposed_deletions):
                 out.append("  already in sync")
         skipped = plan.skipped + (result.skipped if result is not None else [])
@@ -149,14 +150,16 @@ def _status(magics: Any, args: Any) -> SyncReport:
     return report
 
 
-@command(_NOTEBOOKS, "notebooks pull", "Download the notebooks volume into the project: only changed files; conflicts keep both "
-                             "versions; deletions are proposed (--delete applies them).")
+@command(_NOTEBOOKS, "notebooks pull",
+         "Download the notebooks volume into the project: only changed files; notebooks changed on both sides "
+         "merge cell by cell, true conflicts keep both versions; deletions are proposed (--delete applies them).")
 @_sync_args
 def _pull(magics: Any, args: Any) -> SyncReport:
     return _sync(magics, args, PULL, dry_run=args.dry_run)
 
 
-@command(_NOTEBOOKS, "notebooks push", "Upload local notebook changes to the notebooks volume (the same plan, the other way).")
+@command(_NOTEBOOKS, "notebooks push",
+         "Upload local notebook changes to the notebooks volume (the same plan, the other way).")
 @_sync_args
 def _push(magics: Any, args: Any) -> SyncReport:
     return _sync(magics, args, PUSH, dry_run=args.dry_run)

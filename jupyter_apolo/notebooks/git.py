@@ -135,7 +135,8 @@ class GitRepo:
     def diff(self, path: str | Path) -> dict:
         """Working tree vs HEAD for one file.
 
-        Notebooks: ``{"kind": "notebook", "path", "base": <HEAD notebook JSON>, "diff": <nbdime diff>, "text": <readable>}``
+        Notebooks: ``{"kind": "notebook", "path", "base": <HEAD notebook JSON>, "diff": <nbdime diff>,
+        "text": <readable>}``
         (the base/diff pair is what nbdime's web viewer renders); other files: ``{"kind": "text", "path", "text"}``
         from ``git diff``. A new file diffs against an empty notebook / nothing.
         """
@@ -244,7 +245,7 @@ class GitRepo:
             remote = upstream.split("/", 1)[0] if upstream and "/" in upstream else "origin"
         if remote not in remotes:
             raise GitError(f"no git remote {remote!r}: add one with `git remote add {remote} URL`")
-        args = ["push", "--porcelain"] + ([] if upstream else ["--set-upstream"]) + [remote, f"HEAD:refs/heads/{branch}"]
+        args = ["push", "--porcelain", *([] if upstream else ["--set-upstream"]), remote, f"HEAD:refs/heads/{branch}"]
         try:
             return self.git(*args)
         except GitError as exc:

@@ -12,6 +12,7 @@ for an empty folder: it belongs to the checkout, never to storage).
 from __future__ import annotations
 
 import re
+
 try:
     import tomllib
 except ImportError:  # Python 3.10

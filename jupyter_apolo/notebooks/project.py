@@ -67,7 +67,8 @@ class FlowProject:
             known = ", ".join(sorted(self.volumes)) or "none"
             raise ProjectError(f"Unknown volume {volume_id!r} in {self.config_dir / 'live.yml'} (volumes: {known})")
         if vol.local is None:
-            raise ProjectError(f"Volume {volume_id!r} has no 'local' in {self.config_dir / 'live.yml'}: add e.g. 'local: {volume_id}'")
+            raise ProjectError(f"Volume {volume_id!r} has no 'local' in {self.config_dir / 'live.yml'}: "
+                               f"add e.g. 'local: {volume_id}'")
         if not vol.remote.startswith("storage:"):
             raise ProjectError(f"Volume {volume_id!r} is {vol.remote!r}: only storage: volumes can be synced")
         return vol
@@ -156,7 +157,8 @@ def evaluate(text: str, contexts: dict, where: str) -> str:
     def substitute(match: re.Match) -> str:
         expr = (match.group(1) if match.group(1) is not None else match.group(2)).strip()
         if not _REF.fullmatch(expr):
-            raise ExpressionError(match.group(0), where, "only context references such as flow.project_id are supported")
+            raise ExpressionError(match.group(0), where,
+                                  "only context references such as flow.project_id are supported")
         value: object = contexts
         for part in expr.split("."):
             if not isinstance(value, dict) or part not in value:

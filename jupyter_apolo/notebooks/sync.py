@@ -137,7 +137,8 @@ class Plan:
     skipped: list[Skipped] = field(default_factory=list)
     unchanged: int = 0
     listed_at: int = 0  # epoch seconds when storage was listed
-    _snapshot: dict = field(default_factory=dict, repr=False)  # path -> (RemoteFile|None, local stat|None, local sha, base sha)
+    # path -> (RemoteFile|None, local stat|None, local sha, base sha)
+    _snapshot: dict = field(default_factory=dict, repr=False)
 
     @property
     def id(self) -> str:
@@ -324,7 +325,8 @@ class NotebookSync:
 
     # -- apply ------------------------------------------------------------------------------------
 
-    async def apply(self, plan: Plan, *, delete: bool | Iterable[str] = False, progress: Progress | None = None) -> Result:
+    async def apply(self, plan: Plan, *, delete: bool | Iterable[str] = False,
+                    progress: Progress | None = None) -> Result:
         """Carry out ``plan``. ``delete``: True applies every proposed deletion, an iterable only those paths.
         ``progress(event)`` gets ``{"done", "total", "path", "action", "bytes"}`` after each step.
 

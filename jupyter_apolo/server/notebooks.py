@@ -1,8 +1,8 @@
 """Server endpoints of the notebooks workflow (plan, apply with progress, git status, diff, commit, push).
 
 Thin handlers over ``jupyter_apolo.notebooks``; paths are relative to the server's ``root_dir`` (what the Lab file
-browser shows) and may not leave it. Settings: ``c.ApoloNotebooks.*``. REST contract (all under ``<base>apolo/notebooks/``,
-``@authenticated``, JSON errors ``{"error", ...}``):
+browser shows) and may not leave it. Settings: ``c.ApoloNotebooks.*``. REST contract (all under
+``<base>apolo/notebooks/``, ``@authenticated``, JSON errors ``{"error", ...}``):
 
 - ``GET projects?path=P`` -> ``{"projects": [{"path", "notebooks"}]}``: flow projects at or below ``P`` (3 levels,
   no hidden folders or symlinks), workspace paths; ``notebooks`` is null without a notebooks volume.
@@ -49,7 +49,8 @@ class ApoloNotebooks(Configurable):
     """``c.ApoloNotebooks.*``: the notebooks workflow's settings."""
 
     remote = Unicode("", config=True, help="Storage URI overriding the notebooks volume's remote (empty: live.yml).")
-    local = Unicode("", config=True, help="Folder overriding the notebooks volume's local, relative to the project root.")
+    local = Unicode("", config=True,
+                    help="Folder overriding the notebooks volume's local, relative to the project root.")
     clear_outputs = Bool(False, config=True, help="Commit notebooks without outputs (the working tree keeps them).")
     concurrency = Int(DEFAULT_CONCURRENCY, config=True, help="Files transferred at once by a pull or push.")
 

@@ -108,4 +108,5 @@ def _require_text(**fields: object) -> None:
     missing = [name for name, value in fields.items() if not (isinstance(value, str) and value.strip())]
     if missing:
         raise JSONError(400, f"Missing {' and '.join(missing)}: send a JSON body "
-                             '{"uri": "job:ID or storage:PATH", "user": "USER or ROLE", "action": "read|write|manage"}.')
+                             '{"uri": "job:ID or storage:PATH", "user": "USER or ROLE", '
+                             '"action": "read|write|manage"}.')

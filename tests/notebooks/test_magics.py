@@ -22,7 +22,8 @@ def on_storage(session, shared_fixtures):
     clear_notebooks(api)
     api.storage.mkdir(NOTEBOOKS_URI + "/jupyter-docs", parents=True)
     for name in ("Running Code.ipynb", "Notebook Basics.ipynb"):
-        api.transfer.upload_file(shared_fixtures / "notebooks/jupyter-docs" / name, f"{NOTEBOOKS_URI}/jupyter-docs/{name}")
+        api.transfer.upload_file(shared_fixtures / "notebooks/jupyter-docs" / name,
+                                 f"{NOTEBOOKS_URI}/jupyter-docs/{name}")
     time.sleep(1.1)
 
 
@@ -46,7 +47,8 @@ def test_status_pull_commit_push_from_the_kernel_directory(shell, on_storage, ch
     git(tmp_path, "init", "-q", "--bare", str(bare))
     git(checkout, "remote", "add", "origin", str(bare))
     commit = shell('commit -m "Notebooks from the team" jupyter-docs')
-    assert commit.data.files == ["notebooks/jupyter-docs/Notebook Basics.ipynb", "notebooks/jupyter-docs/Running Code.ipynb"]
+    assert commit.data.files == ["notebooks/jupyter-docs/Notebook Basics.ipynb",
+                                 "notebooks/jupyter-docs/Running Code.ipynb"]
     assert git(checkout, "log", "-1", "--format=%s").strip() == "Notebooks from the team"
     shell("push")
     assert git(bare, "log", "-1", "--format=%s", "main").strip() == "Notebooks from the team"

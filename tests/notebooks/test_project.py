@@ -22,7 +22,8 @@ def test_fixture_project_volumes(shared_fixtures):
         "storage:/awesome-team/awesome_project/notebooks", "/project/notebooks", root / "notebooks")
     assert project.volumes["project"].local == root
     assert project.volumes["code"].remote == "storage:/awesome-team/awesome_project/modules"
-    with pytest.raises(ProjectError, match=r"Unknown volume 'nope'.*\(volumes: code, config, data, notebooks, project, results\)"):
+    known = r"\(volumes: code, config, data, notebooks, project, results\)"
+    with pytest.raises(ProjectError, match=r"Unknown volume 'nope'.*" + known):
         project.volume("nope")
 
 
@@ -56,7 +57,9 @@ def test_apolo_dir_and_expressions(shared_fixtures, tmp_path):
         "remote: storage:/$[[ project.project_name ]]/$[[ flow.project_id ]]/notebooks",
         "remote: storage:${{ flow.project_id }}/$[[ hash_files('x') ]]"))
     project = load_project(root, default_project_name="alice")
-    with pytest.raises(ExpressionError, match=r"cannot evaluate \"\$\[\[ hash_files\('x'\) \]\]\" in .*volumes\.notebooks\.remote: only context references"):
+    expected = (r"cannot evaluate \"\$\[\[ hash_files\('x'\) \]\]\" in .*volumes\.notebooks\.remote: "
+                r"only context references")
+    with pytest.raises(ExpressionError, match=expected):
         project.notebooks()
     assert project.volume("data").remote == "storage:/alice/my_flow/data"  # other volumes still usable
 

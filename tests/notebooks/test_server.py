@@ -18,7 +18,8 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture(scope="module")
 def lab(platform, team, tmp_path_factory):
     """A jupyter server with the extension, root_dir = a temp folder; yields (httpx client, root_dir)."""
-    with jupyter_server(platform, tmp_path_factory.mktemp("jupyter"), {"ApoloNotebooks": {"clear_outputs": True}}) as lab:
+    settings = {"ApoloNotebooks": {"clear_outputs": True}}
+    with jupyter_server(platform, tmp_path_factory.mktemp("jupyter"), settings) as lab:
         yield lab
 
 
@@ -28,7 +29,8 @@ def project(lab, session, shared_fixtures, tmp_path):
     api = session("alice").api
     clear_notebooks(api)
     api.storage.mkdir(NOTEBOOKS_URI, parents=True)
-    api.transfer.upload_file(shared_fixtures / "notebooks/jupyter-docs/Running Code.ipynb", f"{NOTEBOOKS_URI}/Running Code.ipynb")
+    api.transfer.upload_file(shared_fixtures / "notebooks/jupyter-docs/Running Code.ipynb",
+                             f"{NOTEBOOKS_URI}/Running Code.ipynb")
     time.sleep(1.1)
     name = f"project-{tmp_path.name}"
     return make_checkout(root / name, shared_fixtures / "flow-project"), name

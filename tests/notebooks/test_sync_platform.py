@@ -175,7 +175,8 @@ def test_push_uploads_only_local_changes_and_bob_sees_them(session, cli, tmp_pat
     assert {(c.path, c.action) for c in plan.changes} == {
         ("demo.ipynb", "upload"), ("jupyter-docs/Typesetting Equations.ipynb", "delete-remote")}
     _, result = session("alice").sync(checkout, PUSH)
-    assert result.uploaded == ["demo.ipynb"] and result.proposed_deletions == ["jupyter-docs/Typesetting Equations.ipynb"]
+    assert result.uploaded == ["demo.ipynb"]
+    assert result.proposed_deletions == ["jupyter-docs/Typesetting Equations.ipynb"]
     cli("bob")("cp", f"{NOTEBOOKS_URI}/demo.ipynb", str(tmp_path / "bob-demo.ipynb"))
     assert (tmp_path / "bob-demo.ipynb").read_bytes() == (local / "demo.ipynb").read_bytes()
     listing = cli("bob")("ls", f"{NOTEBOOKS_URI}/jupyter-docs").stdout

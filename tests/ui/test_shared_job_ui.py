@@ -20,14 +20,16 @@ def test_alice_opens_bobs_shared_lab(ui_platform, page, screenshots):
     bob = ui_platform.http("bob")
     ui_platform.token("carol")
     nb = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
-    assert bob.put("/storage/local/bob/shared-nb/analysis.ipynb", params={"op": "CREATE"}, content=nb).status_code == 201
+    created = bob.put("/storage/local/bob/shared-nb/analysis.ipynb", params={"op": "CREATE"}, content=nb)
+    assert created.status_code == 201
     job = bob.post("/jobs", params={"from_preset": ""}, json={
         "image": "python:3", "preset_name": "cpu-small", "command": LAB, "http": {"port": 8888, "requires_auth": True},
         "volumes": [{"src_storage_uri": "storage://default/local/bob/shared-nb", "dst_path": "/project/notebooks",
                      "read_only": False}]}).json()
     try:
         host = job["http_url"].removeprefix("http://")
-        site = httpx.Client(base_url=ui_platform.base, headers={"Host": host, "Authorization": f"Bearer {ui_platform.token('bob')}"})
+        bearer = f"Bearer {ui_platform.token('bob')}"
+        site = httpx.Client(base_url=ui_platform.base, headers={"Host": host, "Authorization": bearer})
         wait_for(lambda: site.get("/api/status").status_code == 200, timeout=120, interval=0.5, what="bob's Lab job")
         granted = bob.post("/users/alice/permissions", json=[{"uri": job["uri"], "action": "read"}])
         assert granted.status_code == 201, granted.text
