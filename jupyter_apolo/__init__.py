@@ -4,7 +4,15 @@ Entry points only: the jupyter-server extension, the prebuilt labextension's loc
 IPython extension (``%load_ext jupyter_apolo``).
 """
 
-__version__ = "0.1.0"
+try:  # written by the hatch build from labextension/package.json (the one version source)
+    from ._version import __version__
+except ImportError:  # a source checkout that was never built or installed
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        __version__ = version("jupyter-apolo")
+    except PackageNotFoundError:
+        __version__ = "0.0.0+unknown"
 
 
 def _jupyter_server_extension_points() -> list[dict]:

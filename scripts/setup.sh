@@ -8,7 +8,7 @@ export PATH="$PWD/.venv/bin:$PATH"  # the labextension build calls jupyter-build
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # jupyterlab first: hatch-jupyter-builder runs its jlpm to build the labextension.
-.venv/bin/python -m pip install -q "jupyterlab>=4.2,<5" hatchling hatch-jupyter-builder editables
+.venv/bin/python -m pip install -q "jupyterlab>=4.2,<5" hatchling hatch-jupyter-builder hatch-nodejs-version editables
 .venv/bin/python -m pip install -q --no-build-isolation -e ".[test]"
 .venv/bin/jupyter labextension list 2>&1 | grep -q "jupyter-apolo.*enabled.*OK" \
   || { echo "setup: the jupyter-apolo labextension is not enabled" >&2; .venv/bin/jupyter labextension list >&2; exit 1; }

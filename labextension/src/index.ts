@@ -1,5 +1,6 @@
 /**
- * jupyter-apolo's JupyterLab plugin: the "Apolo" sidebar and the `apolo:refresh` command.
+ * jupyter-apolo's JupyterLab plugins: the connection model (`IApoloConnection`, required by every
+ * Apolo panel), and the "Apolo" sidebar with the `apolo:refresh` command.
  */
 import {
   ILayoutRestorer,
@@ -7,32 +8,66 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { CommandToolbarButton, refreshIcon } from '@jupyterlab/ui-components';
 
+// Both are needed at activation: the connection starts loading at once, the sidebar tab shows.
+// eslint-disable-next-line jupyter/prefer-lazy-imports
+import { ApoloConnection } from './connection';
+// eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ApoloSidebar, SIDEBAR_ID } from './sidebar';
+import { CommandIDs, IApoloConnection, TRANSLATION_DOMAIN } from './tokens';
 
-/** Command ids. */
-export namespace CommandIDs {
-  export const refresh = 'apolo:refresh';
-}
+export * from './tokens';
+export {
+  ApoloResponseError,
+  readNDJSON,
+  requestAPI,
+  requestNDJSON
+} from './request';
 
-const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-apolo:plugin',
-  description: 'The Apolo platform in JupyterLab: who you are connected as.',
+/** Provides `IApoloConnection` and loads it once at startup. */
+const connectionPlugin: JupyterFrontEndPlugin<IApoloConnection> = {
+  id: 'jupyter-apolo:connection',
+  description:
+    'The connection to the jupyter-apolo server extension: who the user is on which Apolo platform.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer],
+  provides: IApoloConnection,
+  activate: (app: JupyterFrontEnd): IApoloConnection => {
+    const connection = new ApoloConnection({
+      serverSettings: app.serviceManager.serverSettings
+    });
+    void connection.refresh();
+    return connection;
+  }
+};
+
+/** The "Apolo" sidebar and `apolo:refresh`. */
+const sidebarPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-apolo:plugin',
+  description: 'The Apolo sidebar: who you are connected as, and where.',
+  autoStart: true,
+  requires: [IApoloConnection],
+  optional: [ITranslator, ICommandPalette, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
+    connection: IApoloConnection,
+    translator: ITranslator | null,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null
   ) => {
-    const sidebar = new ApoloSidebar();
+    translator = translator ?? nullTranslator;
+    const trans = translator.load(TRANSLATION_DOMAIN);
+    const sidebar = new ApoloSidebar(connection, translator);
 
     app.commands.addCommand(CommandIDs.refresh, {
-      label: 'Refresh Apolo Connection',
-      caption: 'Ask the Jupyter server again which Apolo user, cluster and project it uses',
+      label: trans.__('Refresh Apolo Connection'),
+      caption: trans.__(
+        'Ask the Jupyter server again which Apolo user, cluster and project it uses'
+      ),
       icon: args => (args.toolbar ? refreshIcon : undefined),
-      execute: () => sidebar.refresh()
+      describedBy: { args: { type: 'object', properties: {} } },
+      execute: () => connection.refresh()
     });
     sidebar.buttons.addItem(
       'refresh',
@@ -43,12 +78,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
         label: ''
       })
     );
-    palette?.addItem({ command: CommandIDs.refresh, category: 'Apolo' });
+    palette?.addItem({
+      command: CommandIDs.refresh,
+      category: trans.__('Apolo')
+    });
 
     app.shell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, SIDEBAR_ID);
-    void sidebar.refresh();
   }
 };
 
-export default plugin;
+export default [connectionPlugin, sidebarPlugin];

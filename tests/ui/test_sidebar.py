@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
+from tests.ui.conftest import passed_config
+
 SIDEBAR_ID = "jupyter-apolo:sidebar"
 SIDEBAR = f'[id="{SIDEBAR_ID}"]'
 TAB = f'.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="{SIDEBAR_ID}"]'
@@ -145,3 +147,28 @@ def test_no_credentials_says_what_to_run(page, embedded, screenshots):
     login("bob")
     sidebar.locator('[data-command="apolo:refresh"]').click()
     expect(sidebar.locator(".jp-Apolo-user")).to_have_text("bob")
+
+
+def test_long_names_wrap_and_stay_whole(page, start_lab, ui_platform, screenshots):
+    """A 40-character user (the platform's maximum) and project in the default-width sidebar:
+    each wraps at its hyphens and is shown whole (no ellipsis, nothing clipped), with the name in
+    the tooltip, and nothing scrolls sideways."""
+    user = "konstantina-papadopoulou-data-science-01"
+    assert len(user) == 40
+    ui_platform.token(user)
+    lab = start_lab(env={"NEURO_PASSED_CONFIG": passed_config(ui_platform, user)})
+    open_lab(page, lab)
+    sidebar = open_sidebar(page, "connected")
+    name = sidebar.locator(".jp-Apolo-user")
+    expect(name).to_have_text(user)
+    expect(name).to_have_attribute("title", user)
+    for element in (name, field(sidebar, "project")):
+        expect(element).to_have_attribute("title", user)
+        # taller than one line of its font: it wrapped instead of ending in an ellipsis
+        ratio = element.evaluate("e => e.clientHeight / parseFloat(getComputedStyle(e).fontSize)")
+        assert ratio > 2, f"expected the name to wrap, height is {ratio:.1f} times its font size"
+        clipped = element.evaluate("e => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth")
+        assert not clipped, "part of the name is hidden"
+    body = sidebar.locator(".jp-Apolo-body")
+    assert body.evaluate("e => e.scrollWidth <= e.clientWidth"), "the sidebar scrolls sideways"
+    shoot(page, screenshots, "sidebar-long-names")

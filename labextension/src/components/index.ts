@@ -1,0 +1,5 @@
+export * from './ConnectionPanel';
+export * from './ConnectionView';
+export * from './Identity';
+export * from './Notice';
+export * from './useConnectionState';
