@@ -1,6 +1,7 @@
 /**
  * jupyter-apolo's JupyterLab plugins: the connection model (`IApoloConnection`, required by every
- * Apolo panel), and the "Apolo" sidebar with the `apolo:refresh` command.
+ * Apolo panel), the "Apolo" sidebar with the `apolo:refresh` command, and the Jobs panel
+ * with the Share dialog (jobs/).
  */
 import {
   ILayoutRestorer,
@@ -17,6 +18,7 @@ import { ApoloConnection } from './connection';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ApoloSidebar, SIDEBAR_ID } from './sidebar';
 import { CommandIDs, IApoloConnection, TRANSLATION_DOMAIN } from './tokens';
+import { jobsPlugin } from './jobs/plugin';
 
 export * from './tokens';
 export {
@@ -88,4 +90,4 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [connectionPlugin, sidebarPlugin];
+export default [connectionPlugin, sidebarPlugin, jobsPlugin];

@@ -67,6 +67,10 @@ async def test_details_and_errors(fetch, jobs):
     details = body(await fetch("GET", f"apolo/jobs/{jobs['bob_shared']}"))
     assert details["owner"] == "bob" and details["access"] == "read" and details["history"]
     assert details["raw"]["id"] == jobs["bob_shared"]
+    # Every status transition the platform recorded, with its time, from pending (Creating) on.
+    steps = [(h["status"], h["reason"]) for h in details["history"]]
+    assert steps[0] == ("pending", "Creating"), steps
+    assert all(h["at"] for h in details["history"])
     by_uri = await fetch("GET", "apolo/jobs/" + quote(f"job:{jobs['alice']}", safe=""))
     assert by_uri.code == 200 and body(by_uri)["id"] == jobs["alice"]
     missing = await fetch("GET", "apolo/jobs/job-00000000-0000-0000-0000-000000000000")
