@@ -9,7 +9,6 @@ import {
   closeIcon,
   copyIcon,
   HTMLSelect,
-  launchIcon,
   refreshIcon,
   ToolbarButtonComponent
 } from '@jupyterlab/ui-components';
@@ -215,12 +214,6 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
             </button>
           ))}
         </div>
-        <ToolbarButtonComponent
-          className="jp-Apolo-jobsRefresh"
-          icon={refreshIcon}
-          tooltip={trans.__('Refresh the job list')}
-          onClick={props.onRefresh}
-        />
       </div>
       {view === 'jobs' ? (
         <>
@@ -236,6 +229,12 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
                 })
               }
               options={statusOptions}
+            />
+            <ToolbarButtonComponent
+              className="jp-Apolo-jobsRefresh"
+              icon={refreshIcon}
+              tooltip={trans.__('Refresh the job list')}
+              onClick={props.onRefresh}
             />
             <input
               type="search"
@@ -264,7 +263,7 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
               type="search"
               className="jp-mod-styled jp-Apolo-textFilter"
               aria-label={trans.__('Name or tag')}
-              placeholder={trans.__('Name, id or tag')}
+              placeholder={trans.__('Name or tag')}
               defaultValue={filter.text}
               onKeyDown={event => {
                 if (event.key === 'Enter') {
@@ -514,7 +513,7 @@ export function JobDetails(props: {
   const label = job.name ?? job.id;
   return (
     <div
-      className="jp-Apolo-details"
+      className="jp-Apolo-jobDetails"
       data-job-id={job.id}
       data-status={job.status}
     >
@@ -538,10 +537,10 @@ export function JobDetails(props: {
           <Button
             small
             className="jp-Apolo-openUI"
+            title={trans.__('Open the job web UI in a new browser tab')}
             onClick={() => actions.openUI(job.id)}
           >
-            <launchIcon.react tag="span" className="jp-Apolo-buttonIcon" />
-            {trans.__('Open web UI')}
+            {trans.__('Web UI')}
           </Button>
         )}
         <Button
@@ -563,7 +562,7 @@ export function JobDetails(props: {
         {canWrite && live && (
           <Button
             small
-            className="jp-Apolo-kill"
+            className="jp-Apolo-kill jp-mod-styled jp-mod-warn"
             onClick={async () => {
               if (await actions.kill(job.id)) {
                 await load();
@@ -618,7 +617,11 @@ export function JobDetails(props: {
           <span className="jp-Apolo-mono">{job.image}</span>
         </Field>
         <Field label={trans.__('Command')} name="command">
-          {job.command && <span className="jp-Apolo-mono">{job.command}</span>}
+          {job.command && (
+            <span className="jp-Apolo-mono jp-Apolo-clamp" title={job.command}>
+              {job.command}
+            </span>
+          )}
         </Field>
         <Field label={trans.__('Preset')} name="preset">
           {job.preset}
