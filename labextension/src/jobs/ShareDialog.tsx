@@ -8,6 +8,7 @@ import { Dialog, Notification } from '@jupyterlab/apputils';
 import { ServerConnection } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { Button, ReactWidget } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { requestAPI } from '../request';
@@ -289,12 +290,14 @@ class ShareBody extends ReactWidget {
     return <ShareForm {...this._props} enter={this._enter} />;
   }
 
-  protected onAfterAttach(): void {
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
     document.addEventListener('keydown', this._onKey, true);
   }
 
-  protected onBeforeDetach(): void {
+  protected onBeforeDetach(msg: Message): void {
     document.removeEventListener('keydown', this._onKey, true);
+    super.onBeforeDetach(msg);
   }
 
   private _onKey = (event: KeyboardEvent): void => {
