@@ -89,8 +89,9 @@ def execute(page: Page, command: str, args: dict | None = None):
     page.evaluate("([c, a]) => { window.__apolo = window.jupyterapp.commands.execute(c, a); }", [command, args or {}])
 
 
-def open_jobs(page: Page, lab):
-    open_lab(page, lab)
+def open_jobs(page: Page, lab, loaded: bool = False):
+    if not loaded:
+        open_lab(page, lab)
     page.wait_for_function("window.jupyterapp && window.jupyterapp.commands.hasCommand('apolo:open-jobs')")
     execute(page, "apolo:open-jobs")
     panel = page.locator(PANEL)
@@ -287,11 +288,20 @@ def test_alice_sees_the_job_shared_with_her_and_opens_its_web_UI(page, alice_lab
 
 
 def test_empty_and_error_states(page, start_lab, ui_platform, screenshots):
-    # carol has no jobs at all: the empty state says how to see finished ones.
+    # carol has no jobs at all; her settings list every status by default.
     ui_platform.token("carol")
     lab = start_lab(env={"NEURO_PASSED_CONFIG": passed_config(ui_platform, "carol")}, args=EXPOSE)
-    panel = open_jobs(page, lab)
-    expect(panel.locator('.jp-Apolo-empty[data-empty="jobs"]')).to_be_visible()
+    lab.write_settings("jupyter-apolo", "jobs", {"defaultFilter": {"status": "all", "owner": ""}})
+    listed: list[str] = []
+    page.on("request", lambda r: "/apolo/jobs" in r.url and listed.append(r.url))
+    open_lab(page, lab)
+    page.wait_for_timeout(2000)
+    assert listed == []  # the panel is hidden: no listing, even after the settings applied
+    panel = open_jobs(page, lab, loaded=True)
+    expect(panel.locator(".jp-Apolo-statusFilter select")).to_have_value("all")
+    empty = panel.locator('.jp-Apolo-empty[data-empty="jobs"]')
+    expect(empty).to_contain_text("apolo run")
+    assert listed and all("status=all" in url for url in listed), listed
     shoot_both(page, screenshots, "jobs-empty", shoot_panel)
 
     # A platform that does not answer: one line naming the fix.
@@ -301,5 +311,6 @@ def test_empty_and_error_states(page, start_lab, ui_platform, screenshots):
     down = start_lab(env={"NEURO_PASSED_CONFIG": base64.b64encode(json.dumps(blob).encode()).decode()}, args=EXPOSE)
     panel = open_jobs(page, down)
     error = panel.locator(".jp-Apolo-listError")
-    expect(error).to_be_visible()
+    expect(error).to_contain_text("Check that the Apolo platform is up")
+    expect(panel.locator(".jp-Apolo-count")).to_have_count(0)  # no "0 jobs" under the error
     shoot_both(page, screenshots, "jobs-error", shoot_panel)

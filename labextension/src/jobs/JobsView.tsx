@@ -310,13 +310,15 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
             </div>
           )}
           {model.error && <ErrorBanner error={model.error} />}
-          <p className="jp-Apolo-count" aria-live="polite">
-            {model.loading && jobs.length === 0
-              ? trans.__('Loading jobs…')
-              : model.loading
-                ? trans.__('%1 jobs so far…', jobs.length)
-                : trans._n('%1 job', '%1 jobs', jobs.length)}
-          </p>
+          {!(model.error && jobs.length === 0) && (
+            <p className="jp-Apolo-count" aria-live="polite">
+              {model.loading && jobs.length === 0
+                ? trans.__('Loading jobs…')
+                : model.loading
+                  ? trans.__('%1 jobs so far…', jobs.length)
+                  : trans._n('%1 job', '%1 jobs', jobs.length)}
+            </p>
+          )}
           {!model.loading && !model.error && jobs.length === 0 ? (
             <div className="jp-Apolo-empty" data-empty="jobs">
               <p>{trans.__('No jobs match.')}</p>
@@ -348,7 +350,13 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
           )}
         </>
       ) : (
-        <SharedList key={view} which={view} actions={actions} trans={trans} />
+        <SharedList
+          key={view}
+          which={view}
+          actions={actions}
+          trans={trans}
+          nameOf={uri => jobs.find(j => j.uri === uri)?.name ?? null}
+        />
       )}
     </div>
   );
@@ -359,8 +367,10 @@ function SharedList(props: {
   which: 'with' | 'by';
   actions: IJobsActions;
   trans: TranslationBundle;
+  /** The name of a listed job with this URI, if it has one. */
+  nameOf: (uri: string) => string | null;
 }): JSX.Element {
-  const { which, actions, trans } = props;
+  const { which, actions, trans, nameOf } = props;
   const [rows, setRows] = React.useState<ISharedPermission[] | null>(null);
   const [error, setError] = React.useState<ILoadError | null>(null);
   const load = React.useCallback(async () => {
@@ -398,6 +408,7 @@ function SharedList(props: {
     <ul className="jp-Apolo-sharedList" data-which={which}>
       {rows.map(row => {
         const isJob = row.uri.startsWith('job:');
+        const name = isJob ? nameOf(row.uri) : null;
         return (
           <li
             key={`${row.uri}|${row.user ?? ''}`}
@@ -406,10 +417,17 @@ function SharedList(props: {
           >
             <div className="jp-Apolo-jobLine">
               <span className="jp-Apolo-jobName" title={row.uri}>
-                {row.short}
+                {name ?? row.short}
               </span>
               <span className="jp-Apolo-grantAction">{row.action}</span>
             </div>
+            {name && (
+              <div className="jp-Apolo-jobLine jp-Apolo-jobMeta">
+                <span className="jp-Apolo-mono jp-Apolo-sharedUri">
+                  {row.short}
+                </span>
+              </div>
+            )}
             <div className="jp-Apolo-jobLine jp-Apolo-sharedActions">
               {row.user && (
                 <span className="jp-Apolo-jobOwner">

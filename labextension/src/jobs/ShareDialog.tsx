@@ -66,13 +66,14 @@ export function ShareForm(props: IShareFormProps): JSX.Element {
         return;
       }
       try {
-        setResource(
-          await requestAPI<IResourceShares>(
-            'shares',
-            { query: { uri: target.trim() }, cache: 'no-store' },
-            serverSettings
-          )
+        const found = await requestAPI<IResourceShares>(
+          'shares',
+          { query: { uri: target.trim() }, cache: 'no-store' },
+          serverSettings
         );
+        setResource(found);
+        // Show the resource the way the CLI writes it (job:NAME, storage:PATH), unless retyped.
+        setUri(current => (current === target ? found.short : current));
         setError(null);
       } catch (reason) {
         setResource(null);
@@ -184,7 +185,12 @@ export function ShareForm(props: IShareFormProps): JSX.Element {
       <fieldset className="jp-Apolo-levels">
         <legend className="jp-Apolo-label">{trans.__('Access level')}</legend>
         {ACTIONS.map(level => (
-          <label key={level} className="jp-Apolo-level" data-level={level}>
+          <label
+            key={level}
+            className={`jp-Apolo-level${action === level ? ' jp-mod-selected' : ''}`}
+            data-level={level}
+            title={resource?.levels[level]}
+          >
             <input
               type="radio"
               name="jp-Apolo-level"
@@ -207,8 +213,12 @@ export function ShareForm(props: IShareFormProps): JSX.Element {
         >
           {trans.__('Share')}
         </Button>
-        {done && <span className="jp-Apolo-shareDone">{done}</span>}
       </div>
+      {done && (
+        <p className="jp-Apolo-shareDone" role="status">
+          {done}
+        </p>
+      )}
       <ErrorLine error={error} />
       <h3 className="jp-Apolo-shareHeading">{trans.__('Who has access')}</h3>
       {resource && resource.grants.length === 0 && (

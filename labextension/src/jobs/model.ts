@@ -69,7 +69,13 @@ export interface ILoadError {
 /** Describe any rejection of `requestAPI`/`requestNDJSON` as one line plus its fix. */
 export function describeError(reason: unknown): ILoadError {
   if (reason instanceof ApoloResponseError) {
-    return { message: reason.message, fix: reason.fix, status: reason.status };
+    // The server words platform failures (5xx) without a fix when it cannot know one.
+    const fix =
+      reason.fix ??
+      (reason.status >= 500
+        ? 'Check that the Apolo platform is up and reachable from the Jupyter server, then refresh.'
+        : undefined);
+    return { message: reason.message, fix, status: reason.status };
   }
   if (reason instanceof ServerConnection.NetworkError) {
     return {
@@ -121,10 +127,21 @@ export class JobsModel {
 
   /** Set the filter and reload (a pending load of the old filter is dropped). */
   set filter(filter: IJobFilter) {
+    this.setFilter(filter, true);
+  }
+
+  /**
+   * Set the filter; reload now when `reload`, else at the next `refresh()` (settings applied
+   * while the panel is hidden must not send requests).
+   */
+  setFilter(filter: IJobFilter, reload: boolean): void {
     this._filter = { ...filter };
+    this._generation++; // an answer to the old filter is dropped
     this._loading = true;
     this._changed.emit();
-    void this.refresh();
+    if (reload) {
+      void this.refresh();
+    }
   }
 
   /** Emitted when jobs, loading or error changed. */

@@ -174,7 +174,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
         first &&
         (wanted.status !== filter.status || wanted.owner !== filter.owner)
       ) {
-        model.filter = { ...model.filter, ...wanted };
+        model.setFilter({ ...model.filter, ...wanted }, panel.isVisible);
       }
     };
     registry?.load(jobsPlugin.id).then(
