@@ -143,6 +143,7 @@ def test_running_jobs_listed_first_with_details_and_pinned_notebook_job(page, bo
     pinned = panel.locator(".jp-Apolo-pinned")
     expect(pinned).to_have_attribute("data-job-id", bob_jobs["notebook"])
     assert page.evaluate("window.jupyterapp.commands.isEnabled('apolo:share-this-job')")
+    expect(page.locator(".jp-Apolo-shareCount")).to_have_text(re.compile(r"^Shared with \d+$"))
     panel.locator(".jp-Apolo-statusFilter select").select_option("active")
     expect(row(panel, bob_jobs["done"])).to_have_count(0)
     shoot_both(page, screenshots, "jobs-panel", shoot_panel)
@@ -266,7 +267,12 @@ def test_kill_asks_first(page, bob_lab, bob_jobs, clis):
 def test_alice_sees_the_job_shared_with_her_and_opens_its_web_UI(page, alice_lab, bob_jobs, clis, screenshots):
     job = bob_jobs["notebook"]
     clis["bob"]("share", f"job:{job}", "alice", "read")
-    panel = open_jobs(page, alice_lab)
+    # Reached from the Apolo sidebar: its header has a button that opens the Jobs panel.
+    open_lab(page, alice_lab)
+    page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="jupyter-apolo:sidebar"]').click()
+    page.locator('[id="jupyter-apolo:sidebar"] [data-command="apolo:open-jobs"]').click()
+    panel = page.locator(PANEL)
+    expect(panel).to_be_visible()
     # Listed among her jobs too, with her access: read, so no kill and no share.
     row(panel, job).click()
     expect(panel.locator(".jp-Apolo-jobDetails .jp-Apolo-kill")).to_have_count(0)

@@ -15,7 +15,13 @@ import {
 import * as React from 'react';
 
 import { IApoloContext } from '../tokens';
-import { describeError, formatAge, ILoadError, JobsModel } from './model';
+import {
+  describeError,
+  errorText,
+  formatAge,
+  ILoadError,
+  JobsModel
+} from './model';
 import {
   ACTIVE,
   IJobDetails,
@@ -152,9 +158,7 @@ export function JobRow(props: {
 function ErrorBanner(props: { error: ILoadError }): JSX.Element {
   return (
     <p className="jp-Apolo-inlineError jp-Apolo-listError" role="alert">
-      {props.error.fix
-        ? `${props.error.message} ${props.error.fix}`
-        : props.error.message}
+      {errorText(props.error)}
     </p>
   );
 }

@@ -12,7 +12,7 @@ import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { requestAPI } from '../request';
-import { describeError, ILoadError } from './model';
+import { describeError, errorText, ILoadError } from './model';
 import { Action, IGrant, IResourceShares, IShareResult } from './types';
 
 const ACTIONS: Action[] = ['read', 'write', 'manage'];
@@ -37,10 +37,9 @@ function ErrorLine(props: { error: ILoadError | null }): JSX.Element | null {
   if (!props.error) {
     return null;
   }
-  const { message, fix } = props.error;
   return (
     <p className="jp-Apolo-inlineError" role="alert">
-      {fix ? `${message} ${fix}` : message}
+      {errorText(props.error)}
     </p>
   );
 }
@@ -207,7 +206,7 @@ export function ShareForm(props: IShareFormProps): JSX.Element {
       </fieldset>
       <div className="jp-Apolo-shareActions">
         <Button
-          className="jp-Apolo-shareButton"
+          className="jp-Apolo-shareButton jp-mod-styled jp-mod-accept"
           disabled={busy}
           onClick={() => void share()}
         >

@@ -12,7 +12,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { TranslationBundle } from '@jupyterlab/translation';
 
 import { requestAPI } from '../request';
-import { describeError } from './model';
+import { describeError, errorText } from './model';
 import { IJobDetails } from './types';
 
 /** `jobs/<ref>` for an id, a name or a job URI (the server resolves it by the CLI's rules). */
@@ -30,8 +30,7 @@ export function fetchJob(
 
 /** One line: the error and its fix. */
 export function errorLine(reason: unknown): string {
-  const { message, fix } = describeError(reason);
-  return fix ? `${message} ${fix}` : message;
+  return errorText(describeError(reason));
 }
 
 /**

@@ -66,6 +66,17 @@ export interface ILoadError {
   status?: number;
 }
 
+/** `error` as one line: the problem, then its fix (a full stop between them when missing). */
+export function errorText(error: ILoadError): string {
+  const { message, fix } = error;
+  if (!fix) {
+    return message;
+  }
+  return /[.!?:]$/.test(message.trim())
+    ? `${message} ${fix}`
+    : `${message}. ${fix}`;
+}
+
 /** Describe any rejection of `requestAPI`/`requestNDJSON` as one line plus its fix. */
 export function describeError(reason: unknown): ILoadError {
   if (reason instanceof ApoloResponseError) {

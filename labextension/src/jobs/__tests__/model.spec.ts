@@ -1,5 +1,11 @@
 import { FakeServer, waitFor } from '../../__tests__/fakeserver';
-import { compareJobs, formatAge, jobsQuery, JobsModel } from '../model';
+import {
+  compareJobs,
+  errorText,
+  formatAge,
+  jobsQuery,
+  JobsModel
+} from '../model';
 import { IJobSummary } from '../types';
 import { job } from './jobs';
 
@@ -33,6 +39,16 @@ describe('ordering and formatting', () => {
     expect(formatAge('2025-12-20T00:00:00Z', now)).toBe('13d');
     expect(formatAge(null, now)).toBe('');
     expect(formatAge('not a date', now)).toBe('');
+  });
+
+  it('words a problem and its fix as one sentence pair', () => {
+    expect(errorText({ message: 'No such user', fix: 'Check the name.' })).toBe(
+      'No such user. Check the name.'
+    );
+    expect(errorText({ message: 'Denied.', fix: 'Ask bob.' })).toBe(
+      'Denied. Ask bob.'
+    );
+    expect(errorText({ message: 'Gone' })).toBe('Gone');
   });
 
   it('asks the server for what the filter says (live jobs: the server default)', () => {
@@ -140,6 +156,12 @@ describe('JobsModel', () => {
       fix: 'Start it with `jupyter apolo platform serve`.',
       status: 503
     });
+    // A platform failure the server could not give a fix for still gets one.
+    server.json('apolo/jobs', 502, {
+      error: 'Connection to the platform failed'
+    });
+    await model.refresh();
+    expect(model.error?.fix).toContain('Check that the Apolo platform is up');
   });
 
   it('keeps only the newest answer when the filter changes during a load', async () => {
