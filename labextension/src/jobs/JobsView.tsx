@@ -660,7 +660,9 @@ export function JobDetails(props: {
         </Field>
         <Field label={trans.__('Life span')} name="life_span">
           {job.life_span_minutes
-            ? trans.__('%1 min', job.life_span_minutes)
+            ? job.life_span_minutes < 120
+              ? trans.__('%1 min', job.life_span_minutes)
+              : trans.__('%1 h', +(job.life_span_minutes / 60).toFixed(1))
             : null}
         </Field>
         <Field label={trans.__('Created')} name="created_at">
