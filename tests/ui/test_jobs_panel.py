@@ -251,11 +251,15 @@ def test_kill_asks_first(page, bob_lab, bob_jobs, clis):
     name = victim.locator(".jp-Apolo-jobName")
     expect(name).to_have_text(LONG_NAME)
     assert LONG_NAME in victim.get_attribute("title")
-    victim.click()
-    panel.locator(".jp-Apolo-jobDetails .jp-Apolo-kill").click()
+    # Right-click on the row offers the job's commands; saying no to the confirm keeps it running.
+    victim.click(button="right")
+    page.locator('.lm-Menu-item[data-command="apolo:kill-job"]').click()
     confirm = page.locator(".jp-Dialog", has_text="Kill job?")
+    expect(confirm).to_contain_text(LONG_NAME)
     confirm.locator(".jp-mod-reject").click()  # "Keep running"
+    expect(confirm).to_have_count(0)
     assert "running" in status_of(bob, job).lower()
+    victim.click()
     panel.locator(".jp-Apolo-jobDetails .jp-Apolo-kill").click()
     confirm.locator(".jp-mod-warn").click()
     expect(page.locator(".jp-Notification-Toast-success", has_text="Killed")).to_be_visible()

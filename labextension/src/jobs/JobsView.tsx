@@ -129,6 +129,7 @@ export function JobRow(props: {
       tabIndex={0}
       style={props.style}
       data-job-id={job.id}
+      data-job-uri={job.uri}
       data-status={job.status}
       title={job.name ? `${job.name} (${job.id})` : job.id}
       onClick={() => props.onOpen(job)}
@@ -537,6 +538,7 @@ export function JobDetails(props: {
     <div
       className="jp-Apolo-jobDetails"
       data-job-id={job.id}
+      data-job-uri={job.uri}
       data-status={job.status}
     >
       <div className="jp-Apolo-detailsHeader">

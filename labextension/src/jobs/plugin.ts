@@ -185,6 +185,10 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       reason => console.warn('jupyter-apolo: Jobs settings not loaded', reason)
     );
 
+    // From a job row's context menu the job is the row under the pointer.
+    const rowUnderMenu = () =>
+      app.contextMenuHitTest(node => !!node.dataset?.jobId) ?? null;
+
     commands.addCommand(CommandIDs.openJobs, {
       label: trans.__('Open Apolo Jobs'),
       caption: trans.__('My jobs and the jobs shared with me'),
@@ -213,7 +217,11 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
         }
       },
       execute: args =>
-        openShare(text(args, 'uri'), text(args, 'user'), text(args, 'action'))
+        openShare(
+          text(args, 'uri') || rowUnderMenu()?.dataset.jobUri || '',
+          text(args, 'user'),
+          text(args, 'action')
+        )
     });
 
     commands.addCommand(CommandIDs.revoke, {
@@ -240,6 +248,9 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    const jobArg = (args: Record<string, unknown>) =>
+      text(args, 'id') || rowUnderMenu()?.dataset.jobId || '';
+
     const needId = (name: string) => {
       Notification.error(
         trans.__('%1 needs {id}: a job id, name or URI.', name)
@@ -256,7 +267,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
         }
       },
       execute: async args => {
-        const id = text(args, 'id');
+        const id = jobArg(args);
         if (!id) {
           needId(CommandIDs.killJob);
           return false;
@@ -281,7 +292,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
         }
       },
       execute: async args => {
-        const id = text(args, 'id');
+        const id = jobArg(args);
         if (!id) {
           return needId(CommandIDs.openJobLogs);
         }
@@ -313,7 +324,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
         }
       },
       execute: async args => {
-        const id = text(args, 'id');
+        const id = jobArg(args);
         if (!id) {
           return needId(CommandIDs.openJobUI);
         }
@@ -344,6 +355,16 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
     });
     connection.stateChanged.connect(() =>
       commands.notifyCommandChanged(CommandIDs.shareThisJob)
+    );
+
+    // Right-click on a job row: the same commands, for that job.
+    [
+      CommandIDs.openJobLogs,
+      CommandIDs.openJobUI,
+      CommandIDs.share,
+      CommandIDs.killJob
+    ].forEach((command, rank) =>
+      app.contextMenu.addItem({ command, selector: '.jp-Apolo-jobRow', rank })
     );
 
     for (const command of [
