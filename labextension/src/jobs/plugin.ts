@@ -372,7 +372,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       CommandIDs.share,
       CommandIDs.shareThisJob
     ]) {
-      palette?.addItem({ command, category: trans.__('Apolo') });
+      palette?.addItem({ command, category: trans.__('Apolo Jobs') });
     }
 
     // The panel joins the left area at once (its tab is how most people reach it).
