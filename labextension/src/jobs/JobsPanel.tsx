@@ -86,11 +86,13 @@ export class JobsPanel extends ReactWidget {
   }
 
   protected onAfterShow(): void {
+    // One listing on show: the first start ticks at once, later shows refresh at once.
     if (!this._started) {
       this._started = true;
       void this._poll.start();
+    } else {
+      void this._poll.refresh();
     }
-    void this._poll.refresh();
   }
 
   protected render(): JSX.Element {

@@ -198,8 +198,10 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
         if (!panel.isAttached) {
           app.shell.add(panel, 'left', { rank: 851 });
         }
+        // Showing the panel lists the jobs; when it is already shown, list them again.
+        const shown = panel.isVisible;
         app.shell.activateById(panel.id);
-        return panel.refresh();
+        return shown ? panel.refresh() : undefined;
       }
     });
 
