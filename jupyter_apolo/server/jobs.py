@@ -8,8 +8,8 @@ REST (all ``@authenticated``; JSON errors ``{"error", ...}``):
   ``ME``), ``name``, ``tag`` (repeatable, all must match), ``q`` (text in name, id, tags or
   description), ``project`` (repeatable; default every project I can see, so jobs teammates shared
   with me are listed beside mine, as ``apolo ps --all-projects``), ``limit``.
-- ``GET apolo/jobs/<job>`` -> one job summary plus ``history`` (status transitions, as the platform
-  gives them) and ``raw`` (the platform's job JSON). ``<job>``: an id, a name or a percent-encoded job URI.
+- ``GET apolo/jobs/<job>`` -> one job summary plus ``history`` (``[{"status", "reason",
+  "description", "at"}]``: the platform's status transitions, oldest first) and ``raw`` (the platform's job JSON). ``<job>``: an id, a name or a percent-encoded job URI.
 - ``DELETE apolo/jobs/<job>`` -> 200 ``{"id"}``: kill (needs write; finished jobs are left as they are).
 - ``GET apolo/jobs/<job>/log`` -> ``text/plain`` bytes as the job prints them, following a running job;
   ends when the job ends or the browser leaves (the platform's log stream is then closed).
@@ -124,8 +124,11 @@ class JobHandler(ApoloHandler):
         permissions = await api.permissions.list("job:")
         summary = job_summary(job, job_access(job, api.config.username, permissions))
         history = job.raw.get("history") or {}
-        summary["history"] = history.get("transitions") or [
-            {"status": job.status, "reason": history.get("reason"), "at": history.get("created_at")}]
+        # The platform's ``statuses`` (reference §jobs: every transition with its time and reason).
+        summary["history"] = [
+            {"status": s.get("status"), "reason": s.get("reason"), "description": s.get("description"),
+             "at": s.get("transition_time")} for s in job.raw.get("statuses") or []
+        ] or [{"status": job.status, "reason": history.get("reason"), "at": history.get("created_at")}]
         summary["raw"] = job.raw
         self.write_json(summary)
 

@@ -9,7 +9,8 @@ REST (all ``@authenticated``; mutations need XSRF like every Jupyter API; JSON e
   through grants I can see: on it or on an ancestor (``inherited``; ``uri`` is what was granted), to a
   role (``role``), or as a holder of a role that has access (``via_role``: that role).
 - ``GET apolo/shares?shared_with_me=1`` -> ``{"permissions": [{"uri", "short", "action"}]}``: what I
-  can access that is not in my own project (``apolo acl ls``, roles expanded).
+  can access that is not in my own project (``apolo acl ls``, roles expanded), without the grants
+  every account carries (``user://me``, ``role://me``, ``cluster://<cluster>/access``).
 - ``GET apolo/shares?shared_by_me=1`` -> ``{"permissions": [{"uri", "short", "action", "user"}]}``
   (``apolo acl ls --shared``).
 - ``POST apolo/shares`` ``{"uri", "user", "action"}`` -> 201 ``{"uri", "short", "user", "action",
@@ -43,7 +44,7 @@ class SharesHandler(ApoloHandler):
             mine = await api.permissions.list()
             self.write_json({"permissions": [
                 {"uri": p.uri, "short": short_uri(p.uri, api.config), "action": p.action}
-                for p in mine if not _under(p.uri, own)]})
+                for p in mine if not _under(p.uri, own) and not _membership(p.uri, api.config.username)]})
             return
         if self.get_query_argument("shared_by_me", "") == "1":
             shared = await api.permissions.shared()
@@ -102,6 +103,16 @@ def _under(uri: str, scope: str) -> bool:
     """Whether ``uri`` lies in the project ``scope`` (``//cluster/org/project``) of any scheme."""
     rest = uri.split(":", 1)[1] if ":" in uri else uri
     return rest == scope or rest.startswith(scope + "/")
+
+
+def _membership(uri: str, me: str) -> bool:
+    """Whether ``uri`` is one of the grants every account carries rather than something a teammate
+    shared: my own ``user://me`` / ``role://me``, and ``cluster://<cluster>/access`` (being in the
+    cluster). ``apolo acl ls`` lists them too; "Shared with me" leaves them out."""
+    scheme, _, rest = uri.partition("://")
+    if scheme in ("user", "role"):
+        return rest.split("/", 1)[0] == me
+    return scheme == "cluster" and rest.count("/") == 1 and rest.endswith("/access")
 
 
 def _require_text(**fields: object) -> None:

@@ -1,7 +1,8 @@
 /**
  * jupyter-apolo's JupyterLab plugins: the connection model (`IApoloConnection`, required by every
- * Apolo panel), the "Apolo" sidebar with the `apolo:refresh` command, and the storage drive
- * (`drive/`: the "Apolo storage" file browser and the storage commands).
+ * Apolo panel), the "Apolo" sidebar with the `apolo:refresh` command, the Jobs panel with the Share
+ * dialog (`jobs/`), the storage drive (`drive/`: the "Apolo storage" file browser and the storage
+ * commands) and the Notebooks panel (`notebooks/`).
  */
 import {
   ILayoutRestorer,
@@ -20,6 +21,7 @@ import { ApoloSidebar, SIDEBAR_ID } from './sidebar';
 import { notebooksPlugin } from './notebooks';
 import { CommandIDs, IApoloConnection, TRANSLATION_DOMAIN } from './tokens';
 import { drivePlugin } from './drive/plugin';
+import { jobsPlugin } from './jobs/plugin';
 
 export * from './tokens';
 export {
@@ -91,4 +93,10 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [connectionPlugin, sidebarPlugin, drivePlugin, notebooksPlugin];
+export default [
+  connectionPlugin,
+  sidebarPlugin,
+  jobsPlugin,
+  drivePlugin,
+  notebooksPlugin
+];

@@ -1,4 +1,5 @@
 import './base.css';
+import './jobs.css';
 import './drive.css';
 import './notebooks.css';
 import 'nbdime/lib/styles/variables.css';

@@ -69,8 +69,15 @@ async def test_details_and_errors(fetch, jobs):
     details = body(await fetch("GET", f"apolo/jobs/{jobs['bob_shared']}"))
     assert details["owner"] == "bob" and details["access"] == "read" and details["history"]
     assert details["raw"]["id"] == jobs["bob_shared"]
+    # Every status transition the platform recorded, with its time, from pending (Creating) on.
+    steps = [(h["status"], h["reason"]) for h in details["history"]]
+    assert steps[0] == ("pending", "Creating"), steps
+    assert all(h["at"] for h in details["history"])
     by_uri = await fetch("GET", "apolo/jobs/" + quote(f"job:{jobs['alice']}", safe=""))
     assert by_uri.code == 200 and body(by_uri)["id"] == jobs["alice"]
+    # The full URI as "Shared with me" lists it (the panel passes it on untouched).
+    full = await fetch("GET", "apolo/jobs/" + quote(details["uri"], safe=""))
+    assert full.code == 200 and body(full)["id"] == jobs["bob_shared"], full.body
     missing = await fetch("GET", "apolo/jobs/job-00000000-0000-0000-0000-000000000000")
     assert missing.code == 404 and "no such job" in body(missing)["error"]
     hidden = await fetch("GET", f"apolo/jobs/{jobs['bob_private']}")
@@ -127,6 +134,8 @@ async def test_shared_with_me(fetch, jobs):
     seen = body(await fetch("GET", "apolo/shares?shared_with_me=1"))["permissions"]
     assert any(p["uri"].endswith(jobs["bob_shared"]) and p["action"] == "read" for p in seen)
     assert not any(p["uri"].split("://", 1)[1].startswith("default/local/alice/") for p in seen)
+    # Not the grants every account has (apolo acl ls lists them): only what teammates shared.
+    assert not [p["uri"] for p in seen if p["uri"] in ("user://alice", "role://alice", "cluster://default/access")]
 
 
 async def test_storage_share_inherited_from_a_folder(fetch, cli):
