@@ -9,7 +9,8 @@ REST (all ``@authenticated``; JSON errors ``{"error", ...}``):
   description), ``project`` (repeatable; default every project I can see, so jobs teammates shared
   with me are listed beside mine, as ``apolo ps --all-projects``), ``limit``.
 - ``GET apolo/jobs/<job>`` -> one job summary plus ``history`` (``[{"status", "reason",
-  "description", "at"}]``: the platform's status transitions, oldest first) and ``raw`` (the platform's job JSON). ``<job>``: an id, a name or a percent-encoded job URI.
+  "description", "at"}]``: the platform's status transitions, oldest first) and ``raw`` (the platform's
+  job JSON). ``<job>``: an id, a name or a percent-encoded job URI.
 - ``DELETE apolo/jobs/<job>`` -> 200 ``{"id"}``: kill (needs write; finished jobs are left as they are).
 - ``GET apolo/jobs/<job>/log`` -> ``text/plain`` bytes as the job prints them, following a running job;
   ends when the job ends or the browser leaves (the platform's log stream is then closed).

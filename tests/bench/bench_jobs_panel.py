@@ -28,13 +28,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import httpx  # noqa: E402
-from playwright.sync_api import sync_playwright  # noqa: E402
+import httpx
+from playwright.sync_api import sync_playwright
 
-from tests.bench.bench_magics_ps import seed  # noqa: E402
-from tests.support.platform import ApoloCLI, LocalPlatform  # noqa: E402
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, passed_config  # noqa: E402
-from tests.ui.lab import Lab  # noqa: E402
+from tests.bench.bench_magics_ps import seed
+from tests.support.platform import ApoloCLI, LocalPlatform
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, passed_config
+from tests.ui.lab import Lab
 
 JOBS = int(os.environ.get("BENCH_JOBS", "10000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))

@@ -23,7 +23,7 @@ from tests.ui.lab import free_port
 from tests.ui.test_sidebar import open_lab
 
 PANEL = '[id="jupyter-apolo:jobs"]'
-TAB = f'.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="jupyter-apolo:jobs"]'
+TAB = '.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="jupyter-apolo:jobs"]'
 DIALOG = ".jp-Apolo-shareDialog"
 JOB_ID = re.compile(r"job-[0-9a-f-]{36}")
 EXPOSE = ["--LabApp.expose_app_in_browser=True"]
@@ -65,7 +65,7 @@ def bob_jobs(clis):
         "done": run_job(bob, "ubuntu", "--", "true"),
     }
     for job in ("notebook", "victim"):
-        wait_for(lambda: "running" in status_of(bob, ids[job]).lower(), 60, what=f"bob's {job} job running")
+        wait_for(lambda job=job: "running" in status_of(bob, ids[job]).lower(), 60, what=f"bob's {job} job running")
     yield ids
     for job in ids.values():
         bob("kill", job, check=False)
@@ -194,7 +194,8 @@ def test_share_with_alice_through_the_dialog_then_revoke(page, bob_lab, bob_jobs
     expect(grant.locator(".jp-Apolo-grantAction")).to_have_text("read")
     expect(grant.locator(".jp-Apolo-grantFrom")).to_have_text("direct share")
     assert job in alice("status", job).stdout  # the official CLI, as alice, now sees it
-    shoot_both(page, screenshots, "share-dialog", lambda p, f, n: dialog.locator(".jp-Dialog-content").screenshot(path=f / f"{n}.png"))
+    shoot_both(page, screenshots, "share-dialog",
+               lambda p, f, n: dialog.locator(".jp-Dialog-content").screenshot(path=f / f"{n}.png"))
 
     # Revoke from the list: asks first (inline), then alice's CLI is refused again.
     grant.locator(".jp-Apolo-revoke").click()
@@ -240,7 +241,8 @@ def test_logs_follow_a_running_job(page, bob_lab, bob_jobs, screenshots):
     with page.expect_download() as download:
         page.locator(".jp-Apolo-logViewer .jp-Toolbar-item", has_text="Download").click()
     assert "tick 0\ntick 1\n" in Path(download.value.path()).read_text()
-    shoot_both(page, screenshots, "job-log", lambda p, f, n: p.locator(".jp-Apolo-logViewer").screenshot(path=f / f"{n}.png"))
+    shoot_both(page, screenshots, "job-log",
+               lambda p, f, n: p.locator(".jp-Apolo-logViewer").screenshot(path=f / f"{n}.png"))
 
 
 def test_kill_asks_first(page, bob_lab, bob_jobs, clis):
