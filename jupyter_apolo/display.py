@@ -244,6 +244,13 @@ def capabilities(scheme: str, action: str) -> str:
     return "; ".join(table[level] for level in ACTIONS[: ACTIONS.index(action) + 1])
 
 
+def capability_steps(scheme: str) -> dict[str, str]:
+    """What each level adds over the one below on a ``scheme`` resource (read, then "also ..."), for a
+    chooser that shows the levels side by side; ``capabilities`` gives the cumulative sentence."""
+    table = CAPABILITIES.get(scheme, GENERIC_CAPABILITIES)
+    return {action: table[action] for action in ACTIONS}
+
+
 def share_lines(result: ShareResult, shown_uri: str) -> list[str]:
     """The sentences answering a share: what was granted (or that a higher grant already covers it),
     what the grantee can now do, and, for a job shared by name, that every run of that name is covered.

@@ -3,9 +3,10 @@ client's CLI rules (the browser never parses a job or storage URI).
 
 REST (all ``@authenticated``; mutations need XSRF like every Jupyter API; JSON errors ``{"error", ...}``):
 
-- ``GET apolo/shares?uri=URI`` -> ``{"uri", "short", "kind", "levels": {"read", "write", "manage"},
+- ``GET apolo/shares?uri=URI`` -> ``{"uri", "short", "kind", "levels": {"read", "write", "manage"}, "adds": {...},
   "grants": [{"user", "action", "uri", "inherited", "role", "via_role"}]}``: the resource (``kind``: its
-  scheme; ``levels``: the sentence of what each level lets a teammate do with it) and who has access to it
+  scheme; ``levels``: the sentence of what each level lets a teammate do with it; ``adds``: what each level
+  adds over the one below, "also ...") and who has access to it
   through grants I can see: on it or on an ancestor (``inherited``; ``uri`` is what was granted), to a
   role (``role``), or as a holder of a role that has access (``via_role``: that role).
 - ``GET apolo/shares?shared_with_me=1`` -> ``{"permissions": [{"uri", "short", "action"}]}``: what I
@@ -27,7 +28,7 @@ from tornado import web
 
 from ..client import AsyncApolo, short_uri
 from ..client.permissions import ACTIONS
-from ..display import capabilities, share_lines
+from ..display import capabilities, capability_steps, share_lines
 from .base import ApoloHandler, JSONError
 
 
@@ -93,6 +94,7 @@ async def _resource(api: AsyncApolo, uri: str) -> dict:
     return {
         "uri": canonical, "short": short_uri(canonical, api.config), "kind": kind,
         "levels": {action: capabilities(kind, action) for action in ACTIONS},
+        "adds": capability_steps(kind),
         "grants": [{"user": g.user, "action": g.action, "uri": g.granted_uri,
                     "inherited": g.granted_uri.rstrip("/") != canonical.rstrip("/"), "role": g.is_role,
                     "via_role": g.role} for g in grants],

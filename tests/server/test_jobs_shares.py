@@ -120,6 +120,7 @@ async def test_share_list_and_revoke_a_job(fetch, cli, jobs):
     access = body(await fetch("GET", "apolo/shares?uri=" + quote(uri)))
     assert access["kind"] == "job" and set(access["levels"]) == {"read", "write", "manage"}
     assert "open your notebook" in access["levels"]["read"]
+    assert access["adds"]["write"].startswith("also kill it") and "open your notebook" not in access["adds"]["write"]
     assert {(g["user"], g["action"], g["inherited"]) for g in access["grants"]} == {("bob", "read", False)}
     by_me = body(await fetch("GET", "apolo/shares?shared_by_me=1"))["permissions"]
     assert any(p["uri"] == shared["uri"] and p["user"] == "bob" for p in by_me)

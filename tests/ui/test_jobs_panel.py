@@ -293,8 +293,9 @@ def test_alice_sees_the_job_shared_with_her_and_opens_its_web_UI(page, alice_lab
     with page.context.expect_page() as popup:
         shared.locator(".jp-Apolo-openUI").click()
     tab = popup.value
-    # The tab opens blank in the click's task, then goes to the job's URL once the server said it.
-    tab.wait_for_url(re.compile(r"^http://127\.0\.0\.1:\d+/$"))
+    # The tab opens blank in the click's task, then goes to the job's URL once the server said it: the
+    # job's own host on the platform (<name>--<hash>.jobs.localhost:<port>, a public --no-http-auth job here).
+    tab.wait_for_url(re.compile(r"^http://[a-z0-9-]+\.jobs\.localhost:\d+/$"))
     expect(tab.locator("body")).to_contain_text("Directory listing")
     tab.close()
 

@@ -199,7 +199,9 @@ export function ShareForm(props: IShareFormProps): JSX.Element {
             />
             <span className="jp-Apolo-levelName">{level}</span>
             <span className="jp-Apolo-levelText">
-              {resource?.levels[level] ?? ''}
+              {(action === level
+                ? resource?.levels[level]
+                : (resource?.adds?.[level] ?? resource?.levels[level])) ?? ''}
             </span>
           </label>
         ))}

@@ -66,6 +66,8 @@ export interface IResourceShares {
   short: string;
   kind: string;
   levels: Record<Action, string>;
+  /** What each level adds over the one below ("also kill it ..."): shown for the levels not chosen. */
+  adds?: Record<Action, string>;
   grants: IGrant[];
 }
 
