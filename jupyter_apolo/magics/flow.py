@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
-from IPython.core.error import UsageError
 
 from ..client import NotFoundError
 from ..client.flow import Flow, FlowProject, LiveJobSpec, id2tag
 from ..display import Table
 from ..notebooks.project import CONFIG_DIRS, ProjectError, find_project_root
 from .errors import CommandError
-from .parser import arg, command
+from .parser import arg, command, command_group
 
 SUBCOMMANDS: dict = {}
 _FLOW: dict = {}
@@ -167,18 +166,5 @@ def _bakes(magics: Any, args: Any) -> Table:
                  limit=magics.display_limit, empty="No bakes.")
 
 
-def flow(magics: Any, argv: list[str]) -> object:
-    """The flow project of the working directory: ``%apolo flow ps [JOB_ID] | bakes``."""
-    actions = sorted(name.split()[1] for name in _FLOW)
-    if argv[:1] in (["-h"], ["--help"]):
-        print(f"usage: %apolo flow {{{','.join(actions)}}} [--path DIR]   (%apolo flow ACTION --help)")
-        return None
-    handler = _FLOW.get(f"flow {argv[0]}") if argv else None
-    if handler is None:
-        given = f"unknown action {argv[0]!r}" if argv else "an action is required"
-        raise UsageError(f"%apolo flow: {given}; choose one of {', '.join(actions)}")
-    return handler(magics, argv[1:])
-
-
-flow.help = "The flow project's live jobs and bakes: ps, bakes (like apolo-flow)."  # type: ignore[attr-defined]
-SUBCOMMANDS["flow"] = flow
+command_group(SUBCOMMANDS, "flow", _FLOW, "[--path DIR]",
+              "The flow project's live jobs and bakes: ps, bakes (like apolo-flow).")

@@ -17,7 +17,7 @@ from IPython.core.error import UsageError
 from ..client import InvalidInput
 from ..notebooks import GitError, GitRepo, ProjectError, load_project, workflow
 from ..notebooks.sync import PULL, PUSH, Plan, Result
-from .parser import arg, command
+from .parser import arg, command, command_group
 
 SUBCOMMANDS: dict = {}
 _NOTEBOOKS: dict = {}
@@ -165,21 +165,8 @@ def _push(magics: Any, args: Any) -> SyncReport:
     return _sync(magics, args, PUSH, dry_run=args.dry_run)
 
 
-def notebooks(magics: Any, argv: list[str]) -> object:
-    """Sync the flow project's notebooks volume: ``%apolo notebooks status|pull|push [--dry-run] [PATH]``."""
-    actions = sorted(name.split()[1] for name in _NOTEBOOKS)
-    if argv[:1] in (["-h"], ["--help"]):
-        print(f"usage: %apolo notebooks {{{','.join(actions)}}} [--dry-run] [PATH]   (%apolo notebooks ACTION --help)")
-        return None
-    handler = _NOTEBOOKS.get(f"notebooks {argv[0]}") if argv else None
-    if handler is None:
-        given = f"unknown action {argv[0]!r}" if argv else "an action is required"
-        raise UsageError(f"%apolo notebooks: {given}; choose one of {', '.join(actions)}")
-    return handler(magics, argv[1:])
-
-
-notebooks.help = "Sync the notebooks volume with the project: status, pull, push (--dry-run)."  # type: ignore[attr-defined]
-SUBCOMMANDS["notebooks"] = notebooks
+command_group(SUBCOMMANDS, "notebooks", _NOTEBOOKS, "[--dry-run] [PATH]",
+              "Sync the notebooks volume with the project: status, pull, push (--dry-run).")
 
 
 @command(SUBCOMMANDS, "commit", "Commit notebooks with git: %apolo commit -m MESSAGE [PATH ...] "

@@ -76,6 +76,28 @@ def arg(*args: Any, **kwargs: Any):
     return deco
 
 
+def command_group(registry: dict[str, Handler], group: str, actions: dict[str, Handler], options: str,
+                  help: str) -> None:
+    """Register ``group`` in ``registry``: ``%apolo GROUP ACTION ...`` runs ``actions["GROUP ACTION"]``
+    (registered with ``command``). ``options``: shown in the group's usage line (e.g. ``[--dry-run] [PATH]``);
+    ``help``: the one-line summary ``%apolo --help`` lists. An unknown or missing action is a ``UsageError``
+    naming the choices."""
+
+    def run(magics: Any, argv: list[str]) -> object:
+        names = sorted(name.split()[1] for name in actions)
+        if argv[:1] in (["-h"], ["--help"]):
+            print(f"usage: %apolo {group} {{{','.join(names)}}} {options}   (%apolo {group} ACTION --help)")
+            return None
+        handler = actions.get(f"{group} {argv[0]}") if argv else None
+        if handler is None:
+            given = f"unknown action {argv[0]!r}" if argv else "an action is required"
+            raise UsageError(f"%apolo {group}: {given}; choose one of {', '.join(names)}")
+        return handler(magics, argv[1:])
+
+    run.help = help  # type: ignore[attr-defined]
+    registry[group] = run
+
+
 def command(registry: dict[str, Handler], name: str, help: str):
     """Register the decorated ``fn(magics, args)`` as subcommand ``name`` in ``registry``."""
 

@@ -433,17 +433,9 @@ class JobsTable(ApoloWidget):
         return self._logs_future
 
     def _open_share(self, job: Job) -> None:
-        from .share import ShareDialog
+        from .share import show_share_dialog
 
-        dialog = ShareDialog(uri=short_uri(job.uri, self.api.config) if job.uri else f"job:{job.id}", api=self.api)
-        close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto", align_self="flex-start"))
-
-        def close_dialog(_b: w.Button) -> None:
-            dialog.close()
-            self.panel.children = []
-
-        close.on_click(close_dialog)
-        self.panel.children = [dialog, close]
+        show_share_dialog(self.panel, short_uri(job.uri, self.api.config) if job.uri else f"job:{job.id}", self.api)
 
     def close(self) -> None:
         """Stop the auto-refresh and any log stream, then close."""

@@ -369,3 +369,18 @@ class ShareDialog(ApoloWidget):
         """Whether a canonical job URI names one job (by id or name), not a whole project."""
         path = canonical.partition("://")[2].rstrip("/").split("/")
         return len(path) >= (4 if self.api.config.org else 3) or bool(JOB_ID.fullmatch(path[-1]))
+
+
+def show_share_dialog(box: w.Box, uri: str, api: Apolo) -> ShareDialog:
+    """Put a ``ShareDialog`` for ``uri`` (a short URI the CLI accepts) with a Close button into ``box``
+    (a widget's panel); Close closes the dialog and empties ``box``. Returns the dialog."""
+    dialog = ShareDialog(uri=uri, api=api)
+    close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto", align_self="flex-start"))
+
+    def close_dialog(_b: w.Button) -> None:
+        dialog.close()
+        box.children = []
+
+    close.on_click(close_dialog)
+    box.children = [dialog, close]
+    return dialog

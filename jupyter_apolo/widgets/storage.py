@@ -703,18 +703,10 @@ class StorageBrowser(ApoloWidget):
         self.run(count, counted, doing="count what would be deleted")
 
     def _open_share(self) -> None:
-        from .share import ShareDialog
+        from .share import show_share_dialog
 
         uri = self.selected[0] if len(self.selected) == 1 else self._canonical
-        dialog = ShareDialog(uri=short_uri(uri, self.api.config), api=self.api)
-        close = w.Button(description="Close", icon="times", layout=w.Layout(width="auto", align_self="flex-start"))
-
-        def close_dialog(_b: w.Button) -> None:
-            dialog.close()
-            self.share_box.children = []
-
-        close.on_click(close_dialog)
-        self.share_box.children = [dialog, close]
+        show_share_dialog(self.share_box, short_uri(uri, self.api.config), self.api)
 
     def _show_uri(self) -> None:
         uris = self.selected or [self._canonical]
