@@ -104,6 +104,8 @@ export interface ITransfer {
   current: string;
   done: boolean;
   error: IErrorBody | null;
+  /** Names the copy left alone (control paths, names that cannot exist here, symlinks), with why. */
+  skipped?: { path: string; reason: string }[];
 }
 
 /** Namespaced types of `apolo/notebooks/*`. */

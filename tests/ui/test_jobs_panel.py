@@ -154,7 +154,7 @@ def test_running_jobs_listed_first_with_details_and_pinned_notebook_job(page, bo
     expect(details.locator('[data-field="image"]')).to_have_text("ubuntu:latest")
     expect(details.locator('[data-field="preset"]')).to_have_text("cpu-small")
     expect(details.locator('[data-field="tags"]')).to_have_text("kind:notebook")
-    expect(details.locator('[data-field="http_url"]')).to_contain_text("http://127.0.0.1:")
+    expect(details.locator('[data-field="http_url"]')).to_contain_text(".jobs.localhost:")
     expect(details.locator('[data-field="command"]')).to_contain_text("python -c")
     expect(details.locator(".jp-Apolo-historyStep").first).to_contain_text("pending")
     expect(details.locator(".jp-Apolo-historyStep").nth(1)).to_contain_text("running")

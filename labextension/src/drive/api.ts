@@ -73,6 +73,7 @@ export interface ICopyRequest {
 
 /** What `POST apolo/drive/copy` answers: a running transfer, or a skipped one. */
 export type CopyAnswer = ITransfer | { skipped: true; target: string };
+// (ITransfer's own `skipped` is the list of names a transfer left alone, never `true`.)
 
 /** Entries per page the drive asks for (more follow on "Load more"). */
 export const PAGE_SIZE = 200;

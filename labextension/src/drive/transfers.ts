@@ -264,7 +264,8 @@ export class TransferCenter {
       }
       answer = await this.api.copy({ ...request, conflict: choice });
     }
-    if ('skipped' in answer) {
+    // A transfer task also has `skipped` (the names it left alone): only `skipped: true` is a skipped copy.
+    if (answer.skipped === true) {
       return null;
     }
     return this._follow(answer);
