@@ -103,3 +103,25 @@ class Lab:
         if self.proc:
             stop_process(self.proc, 15)
         self.proc = None
+
+
+def run_first_cell(page, widget_selector: str = ".jp-ApoloW"):
+    """Run the first cell of the notebook open in ``page`` (once its kernel is idle) and return the first
+    output element matching ``widget_selector``, visible. A run sent while the kernel connection is still
+    settling can be dropped, so it is sent again until the prompt shows it ran."""
+    from playwright.sync_api import expect
+
+    panel = page.locator(".jp-NotebookPanel:visible")
+    expect(panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(timeout=120_000)
+    prompt = panel.locator(".jp-Cell .jp-InputPrompt").first
+    for _ in range(5):
+        panel.locator(".jp-Cell .jp-InputArea-editor").first.click()
+        page.keyboard.press("Control+Enter")
+        try:
+            expect(prompt).not_to_have_text("[ ]:", timeout=10_000)
+            break
+        except AssertionError:
+            continue
+    widget = panel.locator(f".jp-OutputArea-output {widget_selector}").first
+    expect(widget).to_be_visible(timeout=60_000)
+    return widget

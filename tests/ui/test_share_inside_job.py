@@ -11,6 +11,7 @@ import sys
 from playwright.sync_api import expect
 
 from tests.support.platform import JobSite, wait_for
+from tests.ui.lab import run_first_cell
 
 LAB = (f"{sys.executable} -m jupyterlab --no-browser --ip=127.0.0.1 --port=8888 --IdentityProvider.token= "
        "--ServerApp.root_dir=/project/notebooks --LabApp.news_url=None --allow-root")
@@ -38,19 +39,7 @@ def test_share_this_job_from_inside_its_own_lab(ui_platform, page, screenshots):
         page.goto(f"{job['http_url']}/lab/tree/share.ipynb")
         page.fill("input[name=token]", ui_platform.token("bob"))  # the platform's login form for the job host
         page.click("button")
-        panel = page.locator(".jp-NotebookPanel:visible")
-        expect(panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(timeout=120_000)
-        prompt = panel.locator(".jp-Cell .jp-InputPrompt").first
-        for _ in range(5):  # a run sent while the kernel connection is still settling can be dropped
-            panel.locator(".jp-Cell .jp-InputArea-editor").first.click()
-            page.keyboard.press("Control+Enter")
-            try:
-                expect(prompt).not_to_have_text("[ ]:", timeout=10_000)
-                break
-            except AssertionError:
-                continue
-        widget = panel.locator(".jp-OutputArea-output .jp-ApoloW").first
-        expect(widget).to_be_visible(timeout=60_000)
+        widget = run_first_cell(page)
         expect(widget.locator("input").first).to_have_value(f"job:{job['id']}")  # pre-filled: this job
         user = widget.locator(".jp-ApoloW-user input")
         user.fill("alice")

@@ -16,8 +16,7 @@ from playwright.sync_api import Page, expect
 
 from jupyter_apolo.client import Apolo, resolve_config
 from tests.support.platform import ApoloCLI, wait_for
-
-OUTPUT = ".jp-NotebookPanel:visible .jp-OutputArea-output"
+from tests.ui.lab import run_first_cell
 
 
 @pytest.fixture(scope="module")
@@ -55,20 +54,7 @@ def run_in_lab(page: Page, lab, name: str):
     """Open notebook ``name``, run its cell, and return the widget's root element."""
     page.goto(lab.page_url(f"lab/tree/{name}"))
     page.locator("#jupyterlab-splash").wait_for(state="detached")
-    panel = page.locator(".jp-NotebookPanel:visible")
-    expect(panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_be_attached(timeout=120_000)
-    prompt = panel.locator(".jp-Cell .jp-InputPrompt").first
-    for _ in range(5):  # a run sent while the kernel connection is still settling can be dropped
-        panel.locator(".jp-Cell .jp-InputArea-editor").first.click()
-        page.keyboard.press("Control+Enter")
-        try:
-            expect(prompt).not_to_have_text("[ ]:", timeout=10_000)
-            break
-        except AssertionError:
-            continue
-    widget = page.locator(f"{OUTPUT} .jp-ApoloW").first
-    expect(widget).to_be_visible(timeout=60_000)
-    return widget
+    return run_first_cell(page)
 
 
 def set_theme(page: Page, theme: str) -> None:
