@@ -353,3 +353,15 @@ def style_tag() -> w.HTML:
     """An (invisible) HTML widget carrying the widgets' CSS."""
     tag = w.HTML(CSS, layout=w.Layout(display="none"))
     return tag
+
+
+def paging_controls() -> tuple[w.HTML, w.Button, w.Button, w.HTML]:
+    """The controls every paged widget shows under its rows: the empty-state line (hidden until used),
+    the Previous and Next buttons, and the page label."""
+    empty = w.HTML("", layout=w.Layout(display="none"))
+    empty.add_class("jp-ApoloW-muted")
+    prev_button = w.Button(description="Previous", icon="chevron-left", layout=w.Layout(width="110px"))
+    next_button = w.Button(description="Next", icon="chevron-right", layout=w.Layout(width="110px"))
+    page_label = w.HTML("")
+    page_label.add_class("jp-ApoloW-muted")
+    return empty, prev_button, next_button, page_label

@@ -22,7 +22,7 @@ from ..client import Apolo, AsyncApolo, Job, Permission, short_uri
 from ..client.jobs import ACTIVE_STATUSES, FINISHED_STATUSES
 from ..client.permissions import action_rank, covers
 from ..display import JOB_COLUMNS, Record, fmt_cell, job_details
-from .base import ApoloWidget, Shared, cell, esc, set_cell, style_tag
+from .base import ApoloWidget, Shared, cell, esc, paging_controls, set_cell, style_tag
 
 PAGE_SIZE = 25
 ACTIONS_WIDTH = "216px"  # the per-row buttons; the header keeps the same room
@@ -151,12 +151,7 @@ class JobsTable(ApoloWidget):
         head.add_class("jp-ApoloW-head")
         shared = Shared()
         self.rows = [_Row(self, shared) for _ in range(page_size)]
-        self.empty = w.HTML("", layout=w.Layout(display="none"))
-        self.empty.add_class("jp-ApoloW-muted")
-        self.prev_button = w.Button(description="Previous", icon="chevron-left", layout=w.Layout(width="110px"))
-        self.next_button = w.Button(description="Next", icon="chevron-right", layout=w.Layout(width="110px"))
-        self.page_label = w.HTML("")
-        self.page_label.add_class("jp-ApoloW-muted")
+        self.empty, self.prev_button, self.next_button, self.page_label = paging_controls()
         self.panel = w.VBox([])
         self.panel.add_class("jp-ApoloW-panel")
 

@@ -33,7 +33,7 @@ from ..client.storage import child_uri, parent_uri
 from ..client.transfer import TransferProgress
 from ..client.uris import split_uri
 from ..display import human_size
-from .base import ApoloWidget, Shared, cell, esc, set_cell, style_tag
+from .base import ApoloWidget, Shared, cell, esc, paging_controls, set_cell, style_tag
 
 PAGE_SIZE = 50
 
@@ -193,12 +193,7 @@ class StorageBrowser(ApoloWidget):
         head.add_class("jp-ApoloW-head")
         shared = Shared()
         self.rows = [_Row(self, shared) for _ in range(page_size)]
-        self.empty = w.HTML("", layout=w.Layout(display="none"))
-        self.empty.add_class("jp-ApoloW-muted")
-        self.prev_button = w.Button(description="Previous", icon="chevron-left", layout=w.Layout(width="110px"))
-        self.next_button = w.Button(description="Next", icon="chevron-right", layout=w.Layout(width="110px"))
-        self.page_label = w.HTML("")
-        self.page_label.add_class("jp-ApoloW-muted")
+        self.empty, self.prev_button, self.next_button, self.page_label = paging_controls()
 
         def action(label: str, icon: str, tip: str, handler: Callable[[], Any], style: str = "") -> w.Button:
             button = w.Button(description=label, icon=icon, tooltip=tip, button_style=style,
