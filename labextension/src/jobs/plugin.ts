@@ -56,6 +56,14 @@ function text(args: Record<string, unknown>, key: string): string {
 }
 
 const stringArg = (description: string) => ({ type: 'string', description });
+/** The arguments of the commands that act on one job (kill, logs, web UI). */
+const JOB_ID_ARGS = {
+  args: {
+    type: 'object' as const,
+    required: ['id'],
+    properties: { id: stringArg('job id, name or URI') }
+  }
+};
 
 export const jobsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-apolo:jobs',
@@ -261,13 +269,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
 
     commands.addCommand(CommandIDs.killJob, {
       label: trans.__('Kill Job…'),
-      describedBy: {
-        args: {
-          type: 'object',
-          required: ['id'],
-          properties: { id: stringArg('job id, name or URI') }
-        }
-      },
+      describedBy: JOB_ID_ARGS,
       execute: async args => {
         const id = jobArg(args);
         if (!id) {
@@ -286,13 +288,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
 
     commands.addCommand(CommandIDs.openJobLogs, {
       label: trans.__('Open Job Logs'),
-      describedBy: {
-        args: {
-          type: 'object',
-          required: ['id'],
-          properties: { id: stringArg('job id, name or URI') }
-        }
-      },
+      describedBy: JOB_ID_ARGS,
       execute: async args => {
         const id = jobArg(args);
         if (!id) {
@@ -318,13 +314,7 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
 
     commands.addCommand(CommandIDs.openJobUI, {
       label: trans.__('Open Job Web UI'),
-      describedBy: {
-        args: {
-          type: 'object',
-          required: ['id'],
-          properties: { id: stringArg('job id, name or URI') }
-        }
-      },
+      describedBy: JOB_ID_ARGS,
       execute: async args => {
         const id = jobArg(args);
         if (!id) {
