@@ -18,10 +18,13 @@ REST (all ``@authenticated``, errors ``{"error", "fix"?}`` with a 4xx status):
   file under the target's name). ``ask`` and an existing target: 409 ``{"error", "fix", "conflict":
   {"path"}}``; ``keep-both``: ``path`` is a free name.
 - ``PUT apolo/drive/uploads/<id>?offset=N[&final=1]`` (raw body, up to ``MAX_CHUNK``) ->
-  ``{"offset", "done", "path"}``; an ``offset`` other than the bytes received so far -> 409 with
-  ``offset`` (resume from there). ``size`` may be null: then ``final=1`` marks the last chunk.
-  ``GET apolo/drive/uploads/<id>`` -> ``{"id", "path", "offset", "size"}`` (the part file's length
-  on storage: where to resume). ``DELETE`` removes the part file (204).
+  ``{"offset", "done", "path"}``, ``offset`` being the bytes received from 0 on without a gap. With a
+  known ``size``, chunks may come in any order and several at once (the browser sends a few in
+  parallel); a chunk overlapping one still being written -> 409, and a chunk sent again (its answer
+  was lost) is simply written again. The upload completes when every byte arrived. With ``size``
+  null, chunks come one after the other (another ``offset`` -> 409 with ``offset``: resume from
+  there) and ``final=1`` marks the last one. ``GET apolo/drive/uploads/<id>`` -> ``{"id", "path",
+  "offset", "size"}`` (where to resume). ``DELETE`` removes the part file (204).
 - ``DELETE apolo/drive/item?path=P`` (recursive); ``POST apolo/drive/item {"path", "new_path"}``: rename
   or move; an existing target answers 409 (never replaced).
 - ``GET apolo/drive/download?path=P`` -> the file's bytes, or a folder as a zip, streamed as
@@ -42,7 +45,7 @@ import asyncio
 import os
 import posixpath
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
 from urllib.parse import quote
@@ -63,7 +66,7 @@ from .proxy import QUEUED_CHUNKS
 from .transfers import Transfers
 
 CONFLICT_CHOICES = ("ask", "skip", "overwrite", "keep-both")
-#: Largest body of one upload chunk (bytes); the browser sends 8 MiB.
+#: Largest body of one upload chunk (bytes); the browser sends 32 MiB.
 MAX_CHUNK = 64 * 1024 * 1024
 PART_SUFFIX = ".apolo-part"
 TYPES = {"DIRECTORY": "directory", "FILE": "file", "SYMLINK": "symlink"}
@@ -187,15 +190,61 @@ class NewHandler(DriveHandler):
 
 @dataclass
 class Upload:
-    """One chunked upload: ``target`` and ``part`` canonical URIs, ``size`` bytes expected,
-    ``received`` bytes acknowledged so far, ``replace``: the target may be replaced at the end."""
+    """One chunked upload: ``target`` and ``part`` canonical URIs, ``size`` bytes expected (None:
+    unknown, chunks strictly in order), ``replace``: the target may be replaced at the end.
+
+    ``written``: the byte ranges ``[start, end)`` the platform acknowledged, merged and sorted;
+    ``writing``: the ranges of chunks being written now (``start -> end``), which no other chunk may
+    overlap, so two writes of the same bytes never race.
+    """
 
     id: str
     target: str
     part: str
     size: int | None
     replace: bool
-    received: int = 0
+    written: list[tuple[int, int]] = field(default_factory=list)
+    writing: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def received(self) -> int:
+        """Bytes acknowledged from offset 0 on without a gap (where a sequential sender resumes)."""
+        return self.written[0][1] if self.written and self.written[0][0] == 0 else 0
+
+    @property
+    def complete(self) -> bool:
+        return self.size is not None and self.received == self.size
+
+    def claim(self, offset: int, length: int) -> None:
+        """Reserve ``[offset, offset + length)`` for a chunk about to be written; ``JSONError``
+        (409 with the resume ``offset``) when it may not be written now (module docstring)."""
+        end = offset + length
+        if self.size is None:
+            if offset != self.received or self.writing:
+                raise JSONError(409, f"Expected the chunk at offset {self.received}, got {offset}.",
+                                fix="Resume from the offset given.", offset=self.received)
+        elif any(offset < busy_end and busy_start < end for busy_start, busy_end in self.writing.items()):
+            raise JSONError(409, f"Bytes {offset}-{end} overlap a chunk being written now.",
+                            fix="Send that chunk again once the other one is answered.", offset=self.received)
+        if length:
+            self.writing[offset] = end
+
+    def release(self, offset: int, acknowledged: bool) -> None:
+        """The chunk claimed at ``offset`` ended; ``acknowledged``: the platform wrote all of it."""
+        end = self.writing.pop(offset, None)
+        if end is None or not acknowledged:
+            return
+        merged: list[tuple[int, int]] = []
+        for start, stop in sorted([*self.written, (offset, end)]):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+            else:
+                merged.append((start, stop))
+        self.written = merged
+
+    def restart_from(self, offset: int) -> None:
+        """Forget what was acknowledged past ``offset`` (the part file on storage says otherwise)."""
+        self.written = [(0, offset)] if offset else []
 
 
 class Uploads:
@@ -269,6 +318,7 @@ class UploadHandler(DriveHandler):
     _answer = UploadsHandler._answer
     _exchange: asyncio.Future | None = None
     _body: asyncio.Queue | None = None
+    _session_claimed: Upload | None = None
     _offset = 0
     _length = 0
 
@@ -297,12 +347,10 @@ class UploadHandler(DriveHandler):
             raise JSONError(411, "Send each chunk with a Content-Length.")
         if length > MAX_CHUNK:
             raise JSONError(413, f"Chunk of {length} bytes is over {MAX_CHUNK}: send smaller chunks.")
-        if offset != session.received:
-            raise JSONError(409, f"Expected the chunk at offset {session.received}, got {offset}.",
-                            fix="Resume from the offset given.", offset=session.received)
         if session.size is not None and offset + length > session.size:
             raise JSONError(400, f"The chunk ends at {offset + length}, past the announced size {session.size}.")
-        self._offset, self._length = offset, length
+        session.claim(offset, length)
+        self._session_claimed, self._offset, self._length = session, offset, length
         self.request.connection.set_max_body_size(MAX_CHUNK)
         if length:
             self._body = asyncio.Queue(maxsize=QUEUED_CHUNKS)
@@ -321,6 +369,15 @@ class UploadHandler(DriveHandler):
     def on_connection_close(self) -> None:
         if self._exchange is not None:
             self._exchange.cancel()  # the browser went away: so does the platform call
+        self._release(acknowledged=False)
+
+    def on_finish(self) -> None:
+        self._release(acknowledged=False)  # answered with an error: the chunk must be sent again
+
+    def _release(self, acknowledged: bool) -> None:
+        if self._session_claimed is not None:
+            self._session_claimed.release(self._offset, acknowledged)
+            self._session_claimed = None
 
     async def _pieces(self) -> AsyncIterator[bytes]:
         assert self._body is not None
@@ -347,12 +404,11 @@ class UploadHandler(DriveHandler):
                 await self._body.put(None)
             await asyncio.wait({self._exchange})
             self._exchange.result()  # the platform's refusal, answered as JSON
-        final = self.get_argument("final", "") in ("1", "true")
-        session.received = self._offset + self._length
-        if final and session.size is not None and session.received != session.size:
-            raise JSONError(400, f"The final chunk ends at {session.received}, not at the size {session.size}.")
+        self._release(acknowledged=True)
+        final = self.get_argument("final", "") in ("1", "true") and session.size is None
         answer = self._answer(api, session)
-        if final or session.received == session.size:
+        # Only the chunk completing the file finishes it: with chunks in parallel, it may not be the last one sent.
+        if final or (session.complete and session.id in self.uploads.sessions):
             await self._finish(api, session)
             answer["done"] = True
         self.write_json(answer)
@@ -360,25 +416,34 @@ class UploadHandler(DriveHandler):
     async def _finish(self, api: AsyncApolo, session: Upload) -> None:
         """Rename the part onto the target, unless the target appeared meanwhile and may not be
         replaced (409; the part stays so a later choice can still finish)."""
+        del self.uploads.sessions[session.id]  # finished once, even if chunks answer at the same time
+        try:
+            await self._rename_part(api, session)
+        except BaseException:
+            self.uploads.sessions[session.id] = session  # the part stays: resume or choose again
+            raise
+
+    async def _rename_part(self, api: AsyncApolo, session: Upload) -> None:
         part = await api.storage.stat(session.part)
         if part.size != session.received:  # never rename a part that is not exactly what was sent
-            sent, session.received = session.received, part.size
+            sent = session.received
+            session.restart_from(part.size if session.size is None else 0)
             raise JSONError(409, f"The upload has {part.size} bytes on storage, {sent} were sent.",
-                            fix="Resume from the offset given.", offset=part.size)
+                            fix="Resume from the offset given.", offset=session.received)
         existing = await api.storage.stat_or_none(session.target)
         if existing is not None and (existing.is_dir or not session.replace):
             raise JSONError(409, f"{self.path_of(api, session.target)} appeared on storage during the upload.",
                             fix="Upload again and choose overwrite or keep both.")
         await api.storage.rename(session.part, session.target)
-        del self.uploads.sessions[session.id]
 
     @web.authenticated
     @authorized
     async def get(self, upload_id: str) -> None:  # type: ignore[override]
         session = self._session(upload_id)
         api = await self.api()
-        part = await api.storage.stat_or_none(session.part)
-        session.received = part.size if part is not None else 0  # what really arrived: resume from there
+        if session.size is None and not session.writing:
+            part = await api.storage.stat_or_none(session.part)
+            session.restart_from(part.size if part is not None else 0)  # what really arrived: resume from there
         self.write_json(self._answer(api, session))
 
     @web.authenticated

@@ -107,21 +107,90 @@ async def test_chunked_upload_is_byte_identical_through_the_cli(fetch, cli, tmp_
     assert listing == ["data.bin"], "no part file may stay behind"
 
 
-async def test_upload_resumes_after_a_lost_chunk(fetch, cli, tmp_path):
+async def test_chunks_arrive_in_any_order_and_a_lost_answer_is_sent_again(fetch, cli, tmp_path):
     data = os.urandom(5 * (1 << 20))
     session = body(await post(fetch, "apolo/drive/uploads", path="alice/up/resumed.bin", size=len(data)))
     url = f"apolo/drive/uploads/{session['id']}"
-    assert (await fetch("PUT", f"{url}?offset=0", body=data[: 2 << 20])).code == 200
-    # The browser lost the answer of the next chunk and retries from a wrong offset: told where to resume.
-    wrong = await fetch("PUT", f"{url}?offset={4 << 20}", body=data[4 << 20:])
-    assert wrong.code == 409 and body(wrong)["offset"] == 2 << 20 and "Resume" in body(wrong)["fix"]
+    later = await fetch("PUT", f"{url}?offset={2 << 20}", body=data[2 << 20: 4 << 20])
+    assert later.code == 200 and body(later)["offset"] == 0 and not body(later)["done"]
+    first = body(await fetch("PUT", f"{url}?offset=0", body=data[: 2 << 20]))
+    assert first["offset"] == 4 << 20 and not first["done"]
+    # The browser lost that answer and sends the chunk again: written again, nothing breaks.
+    again = await fetch("PUT", f"{url}?offset=0", body=data[: 2 << 20])
+    assert again.code == 200 and body(again)["offset"] == 4 << 20
     where = body(await fetch("GET", url))
-    assert where["offset"] == 2 << 20 and where["size"] == len(data)
+    assert where["offset"] == 4 << 20 and where["size"] == len(data)
     assert not cli("alice")("ls", "storage:up").stdout.count("resumed.bin\n"), "not visible before complete"
-    resp = await fetch("PUT", f"{url}?offset={where['offset']}", body=data[where["offset"]:])
-    assert body(resp)["done"]
+    assert body(await fetch("PUT", f"{url}?offset={4 << 20}", body=data[4 << 20:]))["done"]
     cli("alice")("cp", "storage:up/resumed.bin", str(tmp_path / "r.bin"))
     assert (tmp_path / "r.bin").read_bytes() == data
+
+
+async def test_unknown_size_chunks_must_come_in_order(fetch):
+    session = body(await post(fetch, "apolo/drive/uploads", path="alice/up/ordered.txt", size=None,
+                              conflict="overwrite"))
+    url = f"apolo/drive/uploads/{session['id']}"
+    assert (await fetch("PUT", f"{url}?offset=0", body=b"hello ")).code == 200
+    wrong = await fetch("PUT", f"{url}?offset=9", body=b"world")
+    assert wrong.code == 409 and body(wrong)["offset"] == 6 and "Resume" in body(wrong)["fix"]
+
+
+async def _slow_chunk(port: int, url: str, auth: dict, offset: int, data: bytes):
+    """Start ``PUT url?offset=`` with a ``len(data)`` body of which only the first half is sent."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (f"PUT {url}?offset={offset} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth['Authorization']}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n")
+    writer.write(head.encode() + data[: len(data) // 2])
+    await writer.drain()
+    return reader, writer
+
+
+def _part_bytes(platform) -> int:
+    return sum(p.stat().st_size for p in platform.root.rglob("*.apolo-part"))
+
+
+async def test_parallel_chunks_never_overlap_one_being_written(fetch, cli, platform, jp_http_port, jp_base_url,
+                                                              jp_auth_header, tmp_path):
+    data = os.urandom(3 << 20)
+    session = body(await post(fetch, "apolo/drive/uploads", path="alice/up/parallel.bin", size=len(data)))
+    url = f"apolo/drive/uploads/{session['id']}"
+    reader, writer = await _slow_chunk(jp_http_port, jp_base_url + url, jp_auth_header, 0, data[: 2 << 20])
+    for _ in range(600):  # the first half reached the platform: the chunk is being written
+        if _part_bytes(platform) >= 1 << 20:
+            break
+        await asyncio.sleep(0.05)
+    overlap = await fetch("PUT", f"{url}?offset={1 << 20}", body=data[1 << 20:])
+    assert overlap.code == 409 and "being written" in body(overlap)["error"]
+    beside = await fetch("PUT", f"{url}?offset={2 << 20}", body=data[2 << 20:])
+    assert beside.code == 200 and not body(beside)["done"], "a chunk beside it is written at the same time"
+    writer.write(data[1 << 20: 2 << 20])
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert b" 200 " in answer.split(b"\r\n")[0] and b'"done": true' in answer
+    cli("alice")("cp", "storage:up/parallel.bin", str(tmp_path / "p.bin"))
+    assert (tmp_path / "p.bin").read_bytes() == data
+
+
+async def test_a_chunk_dropped_mid_way_can_be_sent_again(fetch, cli, platform, jp_http_port, jp_base_url,
+                                                        jp_auth_header, tmp_path):
+    data = os.urandom(2 << 20)
+    session = body(await post(fetch, "apolo/drive/uploads", path="alice/up/dropped.bin", size=len(data)))
+    url = f"apolo/drive/uploads/{session['id']}"
+    _, writer = await _slow_chunk(jp_http_port, jp_base_url + url, jp_auth_header, 0, data)
+    for _ in range(600):
+        if _part_bytes(platform) >= 1 << 20:
+            break
+        await asyncio.sleep(0.05)
+    writer.close()  # the browser tab went away mid-chunk
+    for _ in range(600):  # until the server noticed: then the same chunk is accepted again
+        resp = await fetch("PUT", f"{url}?offset=0", body=data)
+        if resp.code != 409:
+            break
+        await asyncio.sleep(0.05)
+    assert resp.code == 200 and body(resp)["done"], resp.body
+    cli("alice")("cp", "storage:up/dropped.bin", str(tmp_path / "d.bin"))
+    assert (tmp_path / "d.bin").read_bytes() == data
 
 
 async def test_upload_conflicts_never_overwrite_silently(fetch, cli, tmp_path):

@@ -3,7 +3,7 @@
  * (first page only, "load more" extends it), file models, saves through an upload session.
  */
 import { ApoloDrive, entryModel, normalize, toBytes } from '../drive/drive';
-import { IDriveEntry } from '../drive/api';
+import { DriveAPI, IDriveEntry } from '../drive/api';
 import { FakeServer, ISeen } from './fakeserver';
 
 function entry(name: string, extra: Partial<IDriveEntry> = {}): IDriveEntry {
@@ -151,5 +151,97 @@ describe('drive helpers', () => {
     expect(
       new TextDecoder().decode(toBytes({ format: 'text', content: 'é' }))
     ).toBe('é');
+  });
+});
+
+describe('DriveAPI.sendFile', () => {
+  let server: FakeServer;
+  const session = {
+    id: 'up1',
+    path: 'alice/big.bin',
+    uri: 'storage://c/o/alice/big.bin',
+    offset: 0,
+    size: 10,
+    done: false
+  };
+
+  beforeEach(async () => {
+    server = await new FakeServer().start();
+  });
+
+  afterEach(async () => {
+    await server.stop();
+  });
+
+  /** A chunk endpoint that keeps what it got, answering after `delay` ms; `fail(offset, n)` picks answers. */
+  function chunks(
+    fail: (offset: number, attempt: number) => number = () => 200,
+    delay = 30
+  ) {
+    const got = new Map<number, string>();
+    const attempts = new Map<number, number>();
+    let inFlight = 0;
+    let maxInFlight = 0;
+    server.routes.set('apolo/drive/uploads/up1', async (seen, res) => {
+      const offset = Number(query(seen).get('offset'));
+      const attempt = (attempts.get(offset) ?? 0) + 1;
+      attempts.set(offset, attempt);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise(resolve => setTimeout(resolve, delay));
+      inFlight--;
+      const status = fail(offset, attempt);
+      res.writeHead(status, { 'Content-Type': 'application/json' });
+      if (status !== 200) {
+        res.end(JSON.stringify({ error: `refused at ${offset}` }));
+        return;
+      }
+      got.set(offset, seen.body);
+      const received = [...got.values()].join('').length;
+      res.end(
+        JSON.stringify({ ...session, offset: received, done: received === 10 })
+      );
+    });
+    return { got, attempts, maxInFlight: () => maxInFlight };
+  }
+
+  it('sends chunks in parallel, retries a failed one and reports progress', async () => {
+    const seen = chunks((offset, attempt) =>
+      offset === 3 && attempt === 1 ? 502 : 200
+    );
+    const progress: number[] = [];
+    const api = new DriveAPI(server.settings());
+    const answer = await api.sendFile(
+      session,
+      new TextEncoder().encode('0123456789'),
+      {
+        chunkBytes: 3,
+        progress: bytes => progress.push(bytes)
+      }
+    );
+    expect(answer.done).toBe(true);
+    expect([...seen.got.entries()].sort((a, b) => a[0] - b[0])).toEqual([
+      [0, '012'],
+      [3, '345'],
+      [6, '678'],
+      [9, '9']
+    ]);
+    expect(seen.attempts.get(3)).toBe(2);
+    expect(seen.maxInFlight()).toBeGreaterThan(1);
+    expect(progress[progress.length - 1]).toBe(10);
+  });
+
+  it('gives up at once when the server refuses, and stops the other chunks', async () => {
+    const seen = chunks(offset => (offset === 0 ? 403 : 200), 50);
+    const api = new DriveAPI(server.settings());
+    await expect(
+      api.sendFile(session, new TextEncoder().encode('0123456789'), {
+        chunkBytes: 1
+      })
+    ).rejects.toThrow('refused at 0');
+    expect(seen.attempts.get(0)).toBe(1);
+    // The refusal stopped the workers: the 10 one-byte chunks were not all sent.
+    await new Promise(resolve => setTimeout(resolve, 200));
+    expect(seen.attempts.size).toBeLessThan(10);
   });
 });

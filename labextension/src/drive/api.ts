@@ -78,6 +78,26 @@ export type CopyAnswer = ITransfer | { skipped: true; target: string };
 /** Entries per page the drive asks for (more follow on "Load more"). */
 export const PAGE_SIZE = 200;
 
+/** Bytes per upload chunk (binary, no base64; the server takes up to 64 MiB). */
+export const CHUNK_BYTES = 32 * 1024 * 1024;
+/**
+ * Chunks of one upload in flight at once: while one is written to storage the browser already
+ * reads and sends the next (one at a time left the pipe idle between chunks: 0.65x `apolo cp`).
+ */
+export const PARALLEL_CHUNKS = 3;
+/** Attempts per chunk before an upload gives up. */
+const CHUNK_ATTEMPTS = 5;
+
+/** `DriveAPI.sendFile` options. */
+export interface ISendOptions {
+  /** Aborting it stops every chunk (the caller then cancels the session). */
+  signal?: AbortSignal;
+  /** Called with the bytes acknowledged so far after each chunk. */
+  progress?: (bytes: number) => void;
+  /** Bytes per chunk (tests use small ones). */
+  chunkBytes?: number;
+}
+
 /** The drive's calls, bound to the app's server settings. */
 export class DriveAPI {
   constructor(readonly serverSettings: ServerConnection.ISettings) {}
@@ -150,12 +170,79 @@ export class DriveAPI {
     );
   }
 
-  uploadStatus(id: string): Promise<IUploadSession> {
-    return requestAPI<IUploadSession>(
-      `drive/uploads/${id}`,
-      {},
-      this.serverSettings
-    );
+  /**
+   * Send `file` into upload `session` (`startUpload`) in chunks of `chunkBytes` (default
+   * `CHUNK_BYTES`), `PARALLEL_CHUNKS` at a time (the server takes them in any order). A chunk that fails is sent again, up to
+   * `CHUNK_ATTEMPTS` times, unless the server refused it (a 4xx other than 409, e.g. a read-only
+   * folder). `progress(bytes)` gets the bytes acknowledged so far. Resolves with the answer that
+   * completed the upload; rejects with the first error a chunk gave up on, or when `signal` aborts
+   * (the other chunks are stopped either way).
+   */
+  async sendFile(
+    session: IUploadSession,
+    file: Blob | Uint8Array<ArrayBuffer>,
+    options: ISendOptions = {}
+  ): Promise<IUploadSession> {
+    const { signal, progress, chunkBytes = CHUNK_BYTES } = options;
+    // A Blob (a user's file) is read slice by slice as it is sent, never whole in memory.
+    const size = file instanceof Blob ? file.size : file.byteLength;
+    const part = (start: number, end: number) => file.slice(start, end);
+    const offsets: number[] = [];
+    for (let at = 0; at < size || at === 0; at += chunkBytes) {
+      offsets.push(at); // an empty file is one empty chunk
+    }
+    const stop = new AbortController();
+    const cancel = () => stop.abort();
+    signal?.addEventListener('abort', cancel);
+    let sent = 0;
+    let completed: IUploadSession | null = null;
+    const sendOne = async (offset: number) => {
+      const end = Math.min(offset + chunkBytes, size);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const answer = await this.sendChunk(
+            session.id,
+            offset,
+            part(offset, end),
+            false,
+            stop.signal
+          );
+          sent += end - offset;
+          progress?.(sent);
+          completed = answer.done ? answer : completed;
+          return;
+        } catch (reason) {
+          if (
+            stop.signal.aborted ||
+            attempt >= CHUNK_ATTEMPTS ||
+            isRefusal(reason)
+          ) {
+            throw reason;
+          }
+          // A 409: the failed attempt is still being written server-side; let it end.
+          await new Promise(resolve => setTimeout(resolve, 250 * attempt));
+        }
+      }
+    };
+    const worker = async () => {
+      for (let at = offsets.shift(); at !== undefined; at = offsets.shift()) {
+        await sendOne(at);
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: PARALLEL_CHUNKS }, worker));
+    } catch (reason) {
+      stop.abort();
+      throw reason;
+    } finally {
+      signal?.removeEventListener('abort', cancel);
+    }
+    if (completed === null) {
+      throw new Error(
+        `The server did not complete the upload of ${session.path}.`
+      );
+    }
+    return completed;
   }
 
   cancelUpload(id: string): Promise<void> {
@@ -220,4 +307,14 @@ export class DriveAPI {
       this.serverSettings
     );
   }
+}
+
+/** The server or platform refused the request: sending it again cannot help. */
+function isRefusal(reason: unknown): boolean {
+  return (
+    reason instanceof ApoloResponseError &&
+    reason.status >= 400 &&
+    reason.status < 500 &&
+    reason.status !== 409
+  );
 }

@@ -15,9 +15,6 @@ import { DriveAPI, IDriveEntry, IDriveListing, PAGE_SIZE } from './api';
 /** The drive name: paths in Lab are `Apolo:<project>/<path>`. */
 export const DRIVE_NAME = 'Apolo';
 
-/** Bytes per upload chunk the drive sends (binary, no base64). */
-export const CHUNK_BYTES = 32 * 1024 * 1024;
-
 /** What the drive knows about a folder it listed last. */
 export interface IFolderState {
   path: string;
@@ -264,14 +261,7 @@ export class ApoloDrive implements Contents.IDrive {
         data.byteLength,
         'overwrite'
       );
-      for (let offset = 0; offset < data.byteLength || offset === 0;) {
-        const end = Math.min(offset + CHUNK_BYTES, data.byteLength);
-        await this.api.sendChunk(session.id, offset, data.slice(offset, end));
-        offset = end;
-        if (end >= data.byteLength) {
-          break;
-        }
-      }
+      await this.api.sendFile(session, data);
     }
     if (chunk !== undefined && chunk !== -1) {
       return { ...(await this.get(parentOf(path), { content: false })), path };

@@ -12,10 +12,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { ApoloResponseError } from '../request';
 import { ITransfer } from '../tokens';
 import { ConflictChoice, DriveAPI, ICopyRequest, IUploadSession } from './api';
-import { CHUNK_BYTES } from './drive';
 
-/** Attempts per chunk before an upload gives up (each after asking where to resume). */
-const CHUNK_ATTEMPTS = 5;
 /** How often a copy's progress is polled (ms). */
 const POLL_MS = 500;
 
@@ -86,8 +83,8 @@ export class TransferCenter {
   }
 
   /**
-   * Upload browser file `file` as `dir/<file.name>` on storage in `CHUNK_BYTES` chunks, resuming
-   * a failed chunk from where the server says. Resolves with the final drive path, or null when
+   * Upload browser file `file` as `dir/<file.name>` on storage with `sendChunks` (several chunks
+   * at once, a failed one sent again). Resolves with the final drive path, or null when
    * skipped or cancelled. Errors (e.g. the platform refusing a read-only folder) are shown and
    * rethrown.
    */
@@ -127,56 +124,29 @@ export class TransferCenter {
     );
     this._track(activity);
     try {
-      let offset = 0;
-      let attempts = 0;
-      while (offset < file.size || (offset === 0 && file.size === 0)) {
-        const end = Math.min(offset + CHUNK_BYTES, file.size);
-        try {
-          const answer = await this.api.sendChunk(
-            session.id,
-            offset,
-            file.slice(offset, end),
-            false,
-            abort.signal
-          );
-          offset = answer.offset;
-          attempts = 0;
-          if (answer.done) {
-            session = answer;
-            break;
-          }
-        } catch (reason) {
-          if (abort.signal.aborted || ++attempts >= CHUNK_ATTEMPTS) {
-            throw reason;
-          }
-          if (
-            reason instanceof ApoloResponseError &&
-            reason.status >= 400 &&
-            reason.status < 500 &&
-            reason.status !== 409
-          ) {
-            throw reason; // the platform refused: retrying cannot help
-          }
-          offset = (await this.api.uploadStatus(session.id)).offset;
-        }
-        activity.done = offset;
+      const progress = (sent: number) => {
+        activity.done = sent;
         this._changed.emit(this.running);
         Notification.update({
           id: note,
           message: trans.__(
             'Uploading %1 to storage: %2 of %3',
             file.name,
-            formatBytes(offset),
+            formatBytes(sent),
             formatBytes(file.size)
           ),
           type: 'in-progress',
-          progress: file.size ? offset / file.size : 1,
+          progress: file.size ? sent / file.size : 1,
           autoClose: false,
           actions: [
             { label: trans.__('Cancel'), callback: () => abort.abort() }
           ]
         });
-      }
+      };
+      session = await this.api.sendFile(session, file, {
+        signal: abort.signal,
+        progress
+      });
       Notification.update({
         id: note,
         message: trans.__('Uploaded %1 to %2', file.name, session.path),
