@@ -264,30 +264,37 @@ def local_item(local, name: str):
     return local.locator(".jp-DirListing-item").filter(has=local.page.get_by_text(name, exact=True))
 
 
-def test_drag_workspace_file_onto_storage_uploads_it(page, seeded, side_by_side, screenshots):
+def test_drag_workspace_files_onto_storage_uploads_them(page, seeded, side_by_side, screenshots):
     lab, platform, cli, workspace = seeded
     local, storage = side_by_side
+    me = cli(local_username())
     data = os.urandom(3 * 1024 * 1024)
     (workspace / "dragged.bin").write_bytes(data)
+    (workspace / "notes.txt").write_text("two files in one drag")
     local.locator('.jp-ToolbarButtonComponent[title="Refresh the file browser."]').click()
     item(storage, "awesome_project").dblclick()
     expect(item(storage, "notebooks")).to_be_visible()
-    target_folder = item(storage, "notebooks")
+    local_item(local, "notes.txt").click()
+    local_item(local, "dragged.bin").click(modifiers=["Control"])
     listing = storage.locator(".jp-DirListing-content")
     # over a folder: that folder is the target; over the free space: the folder shown
-    drag(page, local_item(local, "dragged.bin"), target_folder, (listing, 40),
+    drag(page, local_item(local, "dragged.bin"), item(storage, "notebooks"), (listing, 40),
          shots=(screenshots / "drive-drag-upload-folder-light.png",
                 screenshots / "drive-drag-upload-hover-light.png"))
     expect(page.locator(".Toastify__toast", has_text="Uploaded dragged.bin")).to_be_visible(timeout=60_000)
+    expect(page.locator(".Toastify__toast", has_text="Uploaded notes.txt")).to_be_visible(timeout=60_000)
     expect(item(storage, "dragged.bin")).to_be_visible()
+    expect(item(storage, "notes.txt")).to_be_visible()
     expect(storage.locator(".jp-mod-dropTarget, .jp-mod-native-drop")).to_have_count(0)
     page.screenshot(path=screenshots / "drive-drag-upload-done-light.png")
 
     out = workspace.parent / "back.bin"
-    cli(local_username())("cp", f"storage:{TEAM}/awesome_project/dragged.bin", str(out))
+    me("cp", f"storage:{TEAM}/awesome_project/dragged.bin", str(out))
     assert out.read_bytes() == data
+    me("cp", f"storage:{TEAM}/awesome_project/notes.txt", str(out))
+    assert out.read_text() == "two files in one drag"
     assert (workspace / "dragged.bin").read_bytes() == data  # a copy: the source stays
-    assert "dragged.bin" not in cli(local_username())("ls", f"storage:{TEAM}/awesome_project/notebooks").stdout
+    assert "dragged.bin" not in me("ls", f"storage:{TEAM}/awesome_project/notebooks").stdout
 
 
 @pytest.fixture
