@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from jupyter_apolo.launcher import local_username
-from tests.support.platform import BIN, ApoloCLI, LocalPlatform
+from tests.support.platform import BIN, ApoloCLI, LocalPlatform, wait_for
 from tests.ui.lab import Lab, free_port
 from tests.ui.test_sidebar import open_lab
 
@@ -211,3 +211,165 @@ def test_states_and_dark_theme(page, seeded, screenshots):
         shoot(page, screenshots, "drive-error-dark")
     finally:
         lab.write_settings("@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Light"})
+
+
+# Drag and drop between the two browsers. Both sit in the left sidebar, where only one shows at a
+# time; users put the storage browser on the right with its tab's context menu "Switch Sidebar Side"
+# (Lab keeps that choice in the shell settings), so both are visible.
+LOCAL = "#filebrowser"
+RIGHT_TAB = '.jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id="apolo-storage"]'
+TEAM = "/awesome-team"  # the current project on storage (the panel's home)
+
+
+@pytest.fixture
+def side_by_side(page, seeded):
+    """``(local, storage)``: the workspace browser on the left, the storage browser on the right,
+    its home project shown. The sidebar choice is dropped afterwards, so other tests find the tab
+    on the left again."""
+    lab = seeded[0]
+    storage = open_storage(page, lab)
+    page.locator(TAB).click(button="right")
+    page.locator(".lm-Menu-item", has_text="Switch Sidebar Side").click()
+    expect(page.locator(RIGHT_TAB)).to_be_visible()
+    expect(storage).to_be_visible()
+    page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="filebrowser"]').click()
+    local = page.locator(LOCAL)
+    expect(local).to_be_visible()
+    yield local, storage
+    lab.write_settings("@jupyterlab/application-extension", "shell", {})
+
+
+def drag(page: Page, source, *stops, shots=()):
+    """Drag ``source`` with the mouse as a person does: press, move past Lumino's 5 px threshold,
+    then glide to each locator in ``stops`` (a locator, or ``(locator, dy)`` for a point ``dy`` px
+    above its bottom edge), saving ``shots[i]`` (a path) while hovering stop i; release on the last."""
+    box = source.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 12, y + 12, steps=4)
+    for i, stop in enumerate(stops):
+        locator, dy = stop if isinstance(stop, tuple) else (stop, None)
+        box = locator.bounding_box()
+        tx = box["x"] + box["width"] / 2
+        ty = box["y"] + box["height"] - dy if dy is not None else box["y"] + box["height"] / 2
+        page.mouse.move(tx, ty, steps=12)
+        page.wait_for_timeout(150)  # the highlight is set on the next pointer move; let it paint
+        if i < len(shots) and shots[i]:
+            page.screenshot(path=shots[i])
+    page.mouse.up()
+
+
+def local_item(local, name: str):
+    return local.locator(".jp-DirListing-item").filter(has=local.page.get_by_text(name, exact=True))
+
+
+def test_drag_workspace_files_onto_storage_uploads_them(page, seeded, side_by_side, screenshots):
+    lab, platform, cli, workspace = seeded
+    local, storage = side_by_side
+    me = cli(local_username())
+    data = os.urandom(3 * 1024 * 1024)
+    (workspace / "dragged.bin").write_bytes(data)
+    (workspace / "notes.txt").write_text("two files in one drag")
+    local.locator('.jp-ToolbarButtonComponent[title="Refresh the file browser."]').click()
+    item(storage, "awesome_project").dblclick()
+    expect(item(storage, "notebooks")).to_be_visible()
+    local_item(local, "notes.txt").click()
+    local_item(local, "dragged.bin").click(modifiers=["Control"])
+    listing = storage.locator(".jp-DirListing-content")
+    # over a folder: that folder is the target; over the free space: the folder shown
+    drag(page, local_item(local, "dragged.bin"), item(storage, "notebooks"), (listing, 40),
+         shots=(screenshots / "drive-drag-upload-folder-light.png",
+                screenshots / "drive-drag-upload-hover-light.png"))
+    expect(page.locator(".Toastify__toast", has_text="Uploaded dragged.bin")).to_be_visible(timeout=60_000)
+    expect(page.locator(".Toastify__toast", has_text="Uploaded notes.txt")).to_be_visible(timeout=60_000)
+    expect(item(storage, "dragged.bin")).to_be_visible()
+    expect(item(storage, "notes.txt")).to_be_visible()
+    expect(storage.locator(".jp-mod-dropTarget, .jp-mod-native-drop")).to_have_count(0)
+    page.screenshot(path=screenshots / "drive-drag-upload-done-light.png")
+
+    out = workspace.parent / "back.bin"
+    me("cp", f"storage:{TEAM}/awesome_project/dragged.bin", str(out))
+    assert out.read_bytes() == data
+    me("cp", f"storage:{TEAM}/awesome_project/notes.txt", str(out))
+    assert out.read_text() == "two files in one drag"
+    assert (workspace / "dragged.bin").read_bytes() == data  # a copy: the source stays
+    assert "dragged.bin" not in me("ls", f"storage:{TEAM}/awesome_project/notebooks").stdout
+
+
+@pytest.fixture
+def dark(seeded):
+    """The dark theme for the pages of one test."""
+    lab = seeded[0]
+    lab.write_settings("@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Dark"})
+    yield
+    lab.write_settings("@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Light"})
+
+
+def test_drag_storage_folder_onto_workspace_folder_copies_it_and_asks_on_conflict(
+        page, seeded, dark, side_by_side, screenshots, tmp_path):
+    lab, platform, cli, workspace = seeded
+    local, storage = side_by_side
+    me = cli(local_username())
+    run = tmp_path / "run-42"
+    (run / "logs").mkdir(parents=True)
+    (run / "metrics.json").write_text('{"accuracy": 0.93}')
+    (run / "logs" / "train.log").write_bytes(os.urandom(200_000))
+    me("cp", "-r", str(run), f"storage:{TEAM}/awesome_project/run-42")
+    (workspace / "incoming").mkdir()
+    local.locator('.jp-ToolbarButtonComponent[title="Refresh the file browser."]').click()
+    item(storage, "awesome_project").dblclick()
+    incoming = local_item(local, "incoming")
+    expect(incoming).to_be_visible()
+
+    drag(page, item(storage, "run-42"), (local.locator(".jp-DirListing-content"), 60), incoming,
+         shots=(screenshots / "drive-drag-copy-hover-dark.png", screenshots / "drive-drag-copy-folder-dark.png"))
+    expect(page.locator(".Toastify__toast", has_text="Copied")).to_be_visible(timeout=60_000)
+    copied = workspace / "incoming" / "run-42"
+    assert (copied / "metrics.json").read_text() == '{"accuracy": 0.93}'
+    assert (copied / "logs" / "train.log").read_bytes() == (run / "logs" / "train.log").read_bytes()
+    assert not (workspace / "run-42").exists()  # into the folder under the cursor, not the one shown
+    incoming.dblclick()
+    expect(local_item(local, "run-42")).to_be_visible()
+    page.screenshot(path=screenshots / "drive-drag-copy-done-dark.png")
+    assert "run-42" in me("ls", f"storage:{TEAM}/awesome_project").stdout  # a copy: the source stays
+
+    # The same drag again: the target exists, so the user chooses; Skip changes nothing.
+    local.locator(".jp-BreadCrumbs-home").click()
+    expect(incoming).to_be_visible()
+    (copied / "metrics.json").write_text("local edits")
+    for choice in ("Skip", "Overwrite"):
+        drag(page, item(storage, "run-42"), incoming)
+        dialog = page.locator(".jp-Dialog")
+        expect(dialog).to_contain_text('"incoming/run-42" already exists in the workspace')
+        for button in ("Skip", "Keep Both", "Overwrite"):
+            expect(dialog.locator("button", has_text=button)).to_be_visible()
+        if choice == "Skip":
+            page.screenshot(path=screenshots / "drive-drag-conflict-dark.png")
+        dialog.locator("button", has_text=choice).click()
+        expect(dialog).to_have_count(0)
+        if choice == "Skip":
+            page.wait_for_timeout(1000)
+            assert (copied / "metrics.json").read_text() == "local edits"
+    wait_for(lambda: (copied / "metrics.json").read_text() == '{"accuracy": 0.93}', 60,
+             what="Overwrite to replace the local edits")
+    assert sorted(p.name for p in (workspace / "incoming").iterdir()) == ["run-42"]
+
+
+def test_drag_inside_storage_still_moves(page, seeded, side_by_side):
+    lab, platform, cli, workspace = seeded
+    local, storage = side_by_side
+    me = cli(local_username())
+    me("mkdir", "-p", f"storage:{TEAM}/awesome_project/into")
+    note = workspace.parent / "move-me.txt"
+    note.write_text("moved, not copied")
+    me("cp", str(note), f"storage:{TEAM}/awesome_project/move-me.txt")
+    item(storage, "awesome_project").dblclick()
+    expect(item(storage, "move-me.txt")).to_be_visible()
+    drag(page, item(storage, "move-me.txt"), item(storage, "into"))
+    # shown at once, not at the browser's next 30 s poll
+    expect(item(storage, "move-me.txt")).to_have_count(0, timeout=10_000)
+    assert "move-me.txt" in me("ls", f"storage:{TEAM}/awesome_project/into").stdout
+    assert "move-me.txt" not in me("ls", f"storage:{TEAM}/awesome_project").stdout
+    assert not (workspace / "move-me.txt").exists()
+    expect(page.locator(".Toastify__toast", has_text="Copying")).to_have_count(0)

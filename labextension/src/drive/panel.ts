@@ -4,6 +4,7 @@
  * configured, error) instead of an empty list, bookmarks (home project, the flow project's
  * volumes), a read-only mark, an empty-folder hint and a "Load more" row for big folders.
  */
+import { PathExt } from '@jupyterlab/coreutils';
 import { FileBrowser } from '@jupyterlab/filebrowser';
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
@@ -118,6 +119,17 @@ export class StoragePanel {
     );
 
     drive.folderListed.connect((_, state) => this._showFolder(state));
+    // Lab's browser model misses changes on a drive other than the default one (it matches
+    // `Apolo:` + the already prefixed path against the folder shown), so a move by drag and drop
+    // inside storage would show only at the next poll: refresh when a change touches this folder.
+    drive.fileChanged.connect((_, { oldValue, newValue }) => {
+      const touched = [oldValue?.path, newValue?.path].some(
+        path => typeof path === 'string' && PathExt.dirname(path) === this.path
+      );
+      if (touched) {
+        void browser.model.refresh();
+      }
+    });
     browser.model.pathChanged.connect(() => this._showFolder());
     connection.stateChanged.connect((_, state) => this._onConnection(state));
     // Bookmarks follow the flow project the workspace file browser is in.

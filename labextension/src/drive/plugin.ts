@@ -3,7 +3,8 @@
  * "Apolo storage" file browser panel, the commands `apolo:open-storage {path?}`,
  * `apolo:copy-to-workspace {uri?, dst?}`, `apolo:upload-to-storage {path?, dst?}`, their context
  * menu items (and "Share…", which runs `apolo:share {uri}` of the sharing plugin when present),
- * and a status bar item for running transfers.
+ * drag and drop between the workspace and storage browsers (the same copies), and a status bar
+ * item for running transfers.
  */
 import {
   ILayoutRestorer,
@@ -28,6 +29,7 @@ import { Widget } from '@lumino/widgets';
 
 import { CommandIDs, IApoloConnection, TRANSLATION_DOMAIN } from '../tokens';
 // The drive is registered and the panel shown at activation: both are needed at once.
+import { connectCrossDrop } from './crossdrop';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ApoloDrive, DRIVE_NAME } from './drive';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
@@ -305,6 +307,26 @@ export const drivePlugin: JupyterFrontEndPlugin<void> = {
       selector: LOCAL_SELECTOR,
       rank: 5
     });
+
+    if (localBrowser) {
+      // Dragging between the two browsers copies server-side (see crossdrop.ts).
+      connectCrossDrop(
+        app.commands,
+        app.serviceManager.contents,
+        {
+          browser: localBrowser,
+          command: CommandIDs.copyToWorkspace,
+          args: (uri, dst) => ({ uri, dst })
+        },
+        {
+          browser,
+          command: CommandIDs.uploadToStorage,
+          args: (path, dst) => ({ path, dst }),
+          // The top of the drive lists projects: a copy goes into one of them, not beside them.
+          accepts: dst => dst !== '' && connection.state.kind === 'connected'
+        }
+      );
+    }
 
     for (const command of [
       CommandIDs.openStorage,
