@@ -21,6 +21,7 @@ from typing import Mapping
 import jwt
 
 from .errors import ConfigError
+from .jobs import current_job
 
 IDENTITY_CLAIMS = ("identity", "https://platform.neuromation.io/user")  # sdk _login._AuthToken.username
 PASSED_CONFIG_VARS = ("APOLO_PASSED_CONFIG", "NEURO_PASSED_CONFIG")
@@ -107,7 +108,11 @@ def resolve_config(
             or _from_embedded(env)
         )
     if found is None:
-        raise ConfigError(HOW_TO_LOGIN)
+        job = current_job(env)
+        raise ConfigError(HOW_TO_LOGIN if job is None else (
+            f"No Apolo credentials in this job ({job.id}): it was started without its owner's config. Run it with "
+            "`pass_config: true` on the job in .neuro/live.yml (apolo-flow) or `apolo run --pass-config`, "
+            "or log in here with `apolo config login-with-token TOKEN URL`."))
     return found.with_scope(cluster=cluster, org=org, project=project)
 
 

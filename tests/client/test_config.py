@@ -105,6 +105,13 @@ def test_nothing_found_says_what_to_run(tmp_path):
         assert command in msg
 
 
+def test_inside_a_job_without_passed_config_names_pass_config(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        resolve_config(environ={"HOME": str(tmp_path), "NEURO_JOB_ID": "job-0c7e2b9a"})
+    msg = str(info.value)
+    assert "job-0c7e2b9a" in msg and "pass_config: true" in msg and "apolo run --pass-config" in msg
+
+
 def test_token_never_shown(platform):
     token = platform.token("alice")
     cfg = resolve_config(url=platform.url, token=token, environ={})
