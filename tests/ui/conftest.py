@@ -31,6 +31,19 @@ def passed_config(platform: LocalPlatform, user: str) -> str:
     return base64.b64encode(json.dumps(blob).encode()).decode()
 
 
+@pytest.fixture
+def jp_asyncio_loop():
+    """No loop for browser tests. pytest-jupyter, loaded when server tests share the session, makes its
+    ``jp_asyncio_loop`` autouse and closes the loop it yields: that would be Playwright's running one."""
+    yield None
+
+
+@pytest.fixture
+def jp_server_cleanup():
+    """Nothing to clean: browser tests run their own Lab processes, not pytest-jupyter's in-process server."""
+    yield
+
+
 @pytest.fixture(scope="session")
 def ui_platform(tmp_path_factory):
     """The embedded platform for the whole browser session (users alice and bob)."""
@@ -77,8 +90,10 @@ def embedded(start_lab, ui_platform, tmp_path_factory):
     return start_lab(env={"JUPYTER_APOLO_EMBEDDED": str(credentials)}), login
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module. Per module, not per session: Playwright's sync API keeps its asyncio loop
+    running while it is open, which would break asyncio tests (server, client) collected after this module."""
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
