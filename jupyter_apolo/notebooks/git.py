@@ -12,7 +12,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import nbformat
 
@@ -20,13 +20,18 @@ from ..client.errors import InvalidInput
 from ..client.localfs import ConfinedDir
 from .project import ProjectError, find_project_root
 
+if TYPE_CHECKING:
+    from .git_pull import PullResult
+
 
 class GitError(RuntimeError):
-    """A git command failed or cannot run. ``.output``: git's stdout+stderr; ``.command``: argv."""
+    """A git command failed or cannot run. ``.output``: git's stdout+stderr; ``.command``: argv; ``.fix``: what to
+    do, when it is not in the message (the server sends it as ``fix``)."""
 
-    def __init__(self, message: str, output: str = "", command: Sequence[str] = ()):
-        self.output, self.command = output, list(command)
-        super().__init__(message + (f"\n{output.strip()}" if output.strip() else ""))
+    def __init__(self, message: str, output: str = "", command: Sequence[str] = (), fix: str = ""):
+        self.output, self.command, self.fix = output, list(command), fix
+        super().__init__(message + (f"\n{fix}" if fix else "")
+                         + (f"\n{output.strip()}" if output.strip() else ""))
 
 
 @dataclass(frozen=True)
@@ -252,6 +257,14 @@ class GitRepo:
             hint = (" The remote has commits you do not have: pull and merge them, then push again (never forced)."
                     if "rejected" in exc.output or "non-fast-forward" in exc.output else "")
             raise GitError(f"git push to {remote} failed.{hint}", exc.output, exc.command) from None
+
+    def pull(self, remote: str | None = None, branch: str | None = None) -> PullResult:
+        """``git fetch`` then fast-forward, or merge (never rebase or force) with nbdime's merge driver for
+        notebooks, from ``<remote>/<branch>`` (default: the current branch's upstream). On a conflict the merge is
+        aborted. Returns a :class:`PullResult`; raises :class:`GitError` naming the fix. See ``git_pull``."""
+        from .git_pull import pull
+
+        return pull(self, remote, branch)
 
     def _has_head(self) -> bool:
         return bool(self.git("rev-parse", "--verify", "-q", "HEAD", check=False).strip())

@@ -60,7 +60,7 @@ def error_answer(exc: BaseException) -> JSONError | None:
 
     ``ConfigError`` 503 with a fix; ``PlatformTimeout`` 504; ``PlatformUnreachable`` 502;
     ``InvalidInput`` and ``ProjectError`` 400; ``TargetExists`` and ``GitError`` 409 (git's output
-    kept in ``output``); any other ``ApoloError`` its status with the platform's message verbatim,
+    kept in ``output``, its ``fix`` too); any other ``ApoloError`` its status with the platform's message verbatim,
     plus ``missing``/``errno`` when known.
     """
     if isinstance(exc, JSONError):
@@ -87,7 +87,7 @@ def error_answer(exc: BaseException) -> JSONError | None:
     if isinstance(exc, ProjectError):
         return JSONError(400, str(exc))
     if isinstance(exc, GitError):
-        return JSONError(409, str(exc).splitlines()[0], output=exc.output)
+        return JSONError(409, str(exc).splitlines()[0], output=exc.output, **({"fix": exc.fix} if exc.fix else {}))
     return None
 
 
