@@ -127,6 +127,14 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
           { className: 'jp-ApoloNotebooks-gitDialog' },
           React.createElement('p', null, problem.message.split('\n')[0]),
           problem.fix && React.createElement('p', null, problem.fix),
+          offerPull &&
+            React.createElement(
+              'p',
+              null,
+              trans.__(
+                'Pull fetches those commits and merges them into yours (notebooks cell by cell; never forced). Then push again.'
+              )
+            ),
           React.createElement(
             'pre',
             { className: 'jp-ApoloNotebooks-output' },

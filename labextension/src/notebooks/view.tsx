@@ -423,9 +423,15 @@ function OperationNotes(props: INotebooksViewProps): JSX.Element | null {
           <p>{state.opProblem.message}</p>
           {state.opProblem.fix && <p>{state.opProblem.fix}</p>}
           {state.opProblem.output && (
-            <pre className="jp-ApoloNotebooks-output">
-              {state.opProblem.output}
-            </pre>
+            // Folded: the failure dialog showed it in full; the panel keeps it at hand.
+            <details>
+              <summary className="jp-ApoloNotebooks-reason">
+                {trans.__('git output')}
+              </summary>
+              <pre className="jp-ApoloNotebooks-output">
+                {state.opProblem.output}
+              </pre>
+            </details>
           )}
         </div>
       )}
