@@ -125,9 +125,12 @@ def _merge(repo: GitRepo, upstream: str, target: str) -> str:
                 raise _refused(upstream, exc) from None
             conflicted = [p for p in repo.git("diff", "--name-only", "-z", "--diff-filter=U").split("\0") if p]
             repo.git("merge", "--abort")
+            if not conflicted:  # e.g. a pre-merge-commit hook refused, or no committer identity: git says why
+                raise GitError(f"pull from {upstream} stopped: git could not finish the merge commit. The merge was "
+                               "undone; nothing changed here.", exc.output, exc.command) from None
             names = ", ".join(conflicted[:5]) + (f" and {len(conflicted) - 5} more" if len(conflicted) > 5 else "")
             raise GitError(
-                f"pull from {upstream} stopped: {names or 'some files'} changed in the same place on both sides "
+                f"pull from {upstream} stopped: {names} changed in the same place on both sides "
                 "(for notebooks: the same cell). The merge was undone; nothing changed here.",
                 exc.output, exc.command,
                 fix=f"Resolve it in a terminal (`git merge {upstream}`, then `nbdime mergetool` for notebooks, "

@@ -163,3 +163,19 @@ def test_a_planted_notebooks_git_never_runs(clones, checkout, tmp_path):
     done = GitRepo(checkout / "notebooks").pull()
     assert done.outcome == MERGED and "# bob edits cell 4" in (checkout / NB).read_text()
     assert not marker.exists()
+
+
+def test_a_hook_refusing_the_merge_commit_undoes_the_merge(clones, checkout):
+    repo, bob, _ = clones
+    edit(bob, 3, "# bob")
+    commit(bob, "Bob", push=True)
+    edit(checkout, 9, "# alice")
+    alices = repo.commit("Alice", [NB]).sha
+    hook = repo.git_dir / "hooks/pre-merge-commit"
+    hook.write_text("#!/bin/sh\necho 'merges need a ticket number' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(GitError, match="git could not finish the merge commit. The merge was undone") as err:
+        repo.pull()
+    assert "merges need a ticket number" in err.value.output
+    assert git(checkout, "rev-parse", "HEAD").strip() == alices and not (repo.git_dir / "MERGE_HEAD").exists()
+    assert repo.status() == [] and "# bob" not in (checkout / NB).read_text()
