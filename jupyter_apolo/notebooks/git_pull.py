@@ -65,7 +65,7 @@ def pull(repo: GitRepo, remote: str | None = None, branch: str | None = None) ->
     try:
         output = repo.git("fetch", "--no-recurse-submodules", remote)
     except GitError as exc:
-        raise GitError(f"git fetch {remote} failed", exc.output, exc.command,
+        raise GitError(f"git fetch {remote} failed", exc.output or str(exc), exc.command,
                        fix="Check the remote's URL and your access (`git fetch` in a terminal says more).") from None
     upstream = f"{remote}/{branch}"
     target = repo.git("rev-parse", "--verify", "-q", f"refs/remotes/{upstream}^{{commit}}", check=False).strip()
@@ -118,8 +118,8 @@ def _merge(repo: GitRepo, upstream: str, target: str) -> str:
         args = ["-c", f"merge.{DRIVER}.driver={DRIVER_COMMAND}", "-c", f"merge.{DRIVER}.name=nbdime notebook merge",
                 "-c", f"core.attributesFile={attributes}",
                 "merge", "--no-edit", "--no-ff", "-m", f"Merge {upstream}", target]
-        try:
-            return repo.git(*args)
+        try:  # local work, never killed half way (that would leave the index locked and files half merged)
+            return repo.git(*args, timed=False)
         except GitError as exc:
             if not (repo.git_dir / "MERGE_HEAD").exists():  # git refused before starting: nothing changed
                 raise _refused(upstream, exc) from None

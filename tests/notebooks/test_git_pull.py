@@ -179,3 +179,16 @@ def test_a_hook_refusing_the_merge_commit_undoes_the_merge(clones, checkout):
     assert "merges need a ticket number" in err.value.output
     assert git(checkout, "rev-parse", "HEAD").strip() == alices and not (repo.git_dir / "MERGE_HEAD").exists()
     assert repo.status() == [] and "# bob" not in (checkout / NB).read_text()
+
+
+
+def test_a_remote_that_never_answers_times_out(clones, checkout, monkeypatch):
+    repo, _, _ = clones
+    git(checkout, "config", "protocol.ext.allow", "always")
+    git(checkout, "remote", "set-url", "origin", "ext::sh -c sleep% 3")
+    head = git(checkout, "rev-parse", "HEAD").strip()
+    monkeypatch.setattr("jupyter_apolo.notebooks.git.GIT_TIMEOUT", 1)
+    with pytest.raises(GitError, match="git fetch origin failed") as err:
+        repo.pull()
+    assert "did not finish in 1 s" in err.value.output
+    assert git(checkout, "rev-parse", "HEAD").strip() == head and repo.status() == []
