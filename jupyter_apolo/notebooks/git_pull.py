@@ -32,9 +32,11 @@ if TYPE_CHECKING:
 
 UP_TO_DATE, FAST_FORWARD, MERGED = "up-to-date", "fast-forward", "merged"
 #: nbdime's driver name (``nbdime config-git --enable`` uses it too), run by this interpreter so it is found
-#: whatever PATH the Jupyter server has.
+#: whatever PATH the Jupyter server has. Its log is quiet: a conflict is aborted anyway, and its validation
+#: messages about the conflict-marked notebook it leaves would only confuse (git's CONFLICT lines say it all).
 DRIVER = "jupyternotebook"
-DRIVER_COMMAND = f"{shlex.quote(sys.executable)} -m nbdime.vcs.git.mergedriver merge %O %A %B %L %P"
+DRIVER_COMMAND = (f"{shlex.quote(sys.executable)} -m nbdime.vcs.git.mergedriver --log-level CRITICAL "
+                  "merge %O %A %B %L %P")
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,8 @@ def _merge(repo: GitRepo, upstream: str, target: str) -> str:
                 f"pull from {upstream} stopped: {names} changed in the same place on both sides "
                 "(for notebooks: the same cell). The merge was undone; nothing changed here.",
                 exc.output, exc.command,
-                fix=f"Resolve it in a terminal (`git merge {upstream}`, then `nbdime mergetool` for notebooks, "
-                    "`git commit`), or take your change out of your commit; then pull and push again.") from None
+                fix=f"Resolve it in a terminal: `git merge {upstream}`, then `nbdime mergetool` (notebooks) or edit "
+                    "the marked files, `git add` them and `git commit`; then push.") from None
 
 
 def _refused(upstream: str, exc: GitError) -> GitError:

@@ -292,6 +292,32 @@ def reject_then_pull(page: Page, panel, demo: Demo, screenshots: Path, theme: st
     assert log[0] == "Merge origin/main" and {f"Bob: # bob, cell {cell + 1}", f"Alice: cell {cell + 5}"} <= set(log)
 
 
+def conflicting_pull(page: Page, panel, demo: Demo, screenshots: Path, theme: str) -> None:
+    """bob and alice both edit cell 13: Pull stops with the conflict named and the fix, and changes nothing."""
+    teammate_pushes(demo, 12, "# bob's take on cell 13")
+    mine = demo.local / "jupyter-docs/Running Code.ipynb"
+    edit_cell(mine, 12, "# alice's take on cell 13")
+    replan(panel)
+    panel.locator(".jp-ApoloNotebooks-message").fill("Alice: her take on cell 13")
+    panel.locator('[data-action="commit"]').click()
+    expect(panel.locator(".jp-ApoloNotebooks-outcome")).to_contain_text(": Alice: her take on cell 13")
+    head, before = git(demo.project, "rev-parse", "HEAD"), mine.read_bytes()
+
+    panel.locator('[data-action="git-push"]').click()
+    page.locator(".jp-Dialog .jp-Dialog-button", has_text="Pull").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Pull failed")
+    expect(dialog).to_contain_text("Running Code.ipynb changed in the same place on both sides")
+    expect(dialog).to_contain_text("The merge was undone; nothing changed here.")
+    expect(dialog).to_contain_text("nbdime mergetool")
+    expect(dialog.locator(".jp-ApoloNotebooks-output")).to_contain_text("CONFLICT")
+    expect(dialog.locator(".jp-Dialog-button", has_text="Pull")).to_have_count(0)  # no second offer
+    shoot(page, screenshots, f"notebooks-pull-conflict-{theme}", main=True)
+    dialog.locator(".jp-Dialog-button", has_text="Close").click()
+    assert git(demo.project, "rev-parse", "HEAD") == head and mine.read_bytes() == before
+    assert not (demo.project / ".git/MERGE_HEAD").exists() and git(demo.project, "status", "--porcelain") == ""
+
+
 def test_a_rejected_push_offers_pull_then_pushes(page, demo, screenshots):
     demo.reset("Running Code.ipynb")
     panel = open_panel(page, demo.lab)
@@ -304,6 +330,7 @@ def test_a_rejected_push_offers_pull_then_pushes(page, demo, screenshots):
     try:
         panel = open_panel(page, demo.lab)
         reject_then_pull(page, panel, demo, screenshots, "dark", 3)
+        conflicting_pull(page, panel, demo, screenshots, "dark")
     finally:
         demo.lab.write_settings("@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Light"})
 
