@@ -89,25 +89,31 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
           path: joinPath(notebooksFolder(state.pull, state.path), path)
         });
       },
-      commit: async message => {
-        const ok = await model.commit(message);
-        await explainGitFailure(trans.__('Commit failed'));
-        return ok;
-      },
-      pushGit: async () => {
-        await model.pushGit();
-        await explainGitFailure(trans.__('Push failed'));
-      },
-      pullGit: async () => {
-        await model.pullGit();
-        await explainGitFailure(trans.__('Pull failed'));
-      },
+      commit: message =>
+        gitStep(() => model.commit(message), trans.__('Commit failed')),
+      pushGit: () => gitStep(() => model.pushGit(), trans.__('Push failed')),
+      pullGit: () => gitStep(() => model.pullGit(), trans.__('Pull failed')),
       setClearOutputs: on => {
         model.clearOutputs = on;
         void settings?.set('clearOutputs', on);
         panel.body.update();
       }
     };
+
+    /**
+     * Run a git step; only when it failed, explain it (a step that succeeded never shows the
+     * failure of another one started meanwhile, e.g. Push clicked while Commit re-plans).
+     */
+    async function gitStep(
+      run: () => Promise<boolean>,
+      title: string
+    ): Promise<boolean> {
+      const ok = await run();
+      if (!ok) {
+        await explainGitFailure(title);
+      }
+      return ok;
+    }
 
     /**
      * git's own output (hook messages, a rejected push, a merge conflict) in one dialog, in
@@ -306,8 +312,10 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
       execute: async args => {
         await withPath(args);
         const message = typeof args.message === 'string' ? args.message : '';
-        const ok = await model.commit(message);
-        await explainGitFailure(trans.__('Commit failed'));
+        const ok = await gitStep(
+          () => model.commit(message),
+          trans.__('Commit failed')
+        );
         return ok ? model.state.outcome : null;
       }
     });
@@ -321,8 +329,10 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
       },
       execute: async args => {
         await withPath(args);
-        const ok = await model.pullGit();
-        await explainGitFailure(trans.__('Pull failed'));
+        const ok = await gitStep(
+          () => model.pullGit(),
+          trans.__('Pull failed')
+        );
         return ok ? model.state.outcome : null;
       }
     });

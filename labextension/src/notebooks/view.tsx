@@ -21,9 +21,9 @@ export interface INotebooksActions {
   /** Open a file of the notebooks folder (path relative to it) in Lab. */
   openFile(path: string): void;
   commit(message: string): Promise<boolean>;
-  pushGit(): void;
+  pushGit(): Promise<boolean>;
   /** `git pull` from the upstream (fetch, then fast-forward or merge; never rebase or force). */
-  pullGit(): void;
+  pullGit(): Promise<boolean>;
   setClearOutputs(on: boolean): void;
 }
 
