@@ -192,3 +192,23 @@ def test_a_remote_that_never_answers_times_out(clones, checkout, monkeypatch):
         repo.pull()
     assert "did not finish in 1 s" in err.value.output
     assert git(checkout, "rev-parse", "HEAD").strip() == head and repo.status() == []
+
+
+def test_the_users_own_attributes_still_apply_to_the_merge(clones, checkout, tmp_path):
+    # the -c core.attributesFile replaces the user's global attributes file for the merge: its rules are kept
+    repo, bob, _ = clones
+    mine = tmp_path / "my-attributes"
+    mine.write_text("*.csv merge=binary\n")  # "never merge my data files line by line"
+    git(checkout, "config", "core.attributesFile", str(mine))
+    (checkout / "notebooks/data.csv").write_text("a,b\n1,2\n3,4\n5,6\n7,8\n")
+    git(checkout, "add", "notebooks/data.csv")
+    git(checkout, "commit", "-q", "-m", "data")
+    git(checkout, "push", "-q")
+    git(bob, "pull", "-q")
+    (bob / "notebooks/data.csv").write_text("a,b\n1,2\n3,4\n5,6\n7,9\n")
+    commit(bob, "Bob's data", push=True)
+    (checkout / "notebooks/data.csv").write_text("a,b\n0,2\n3,4\n5,6\n7,8\n")  # far apart: a text merge is clean
+    alices = commit(checkout, "Alice's data")
+    with pytest.raises(GitError, match="notebooks/data.csv changed in the same place"):
+        repo.pull()
+    assert git(checkout, "rev-parse", "HEAD").strip() == alices
