@@ -12,7 +12,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import nbformat
 
@@ -20,13 +20,22 @@ from ..client.errors import InvalidInput
 from ..client.localfs import ConfinedDir
 from .project import ProjectError, find_project_root
 
+if TYPE_CHECKING:
+    from .git_pull import PullResult
+
+
+#: Seconds one git command may take (a fetch or push over a slow network included).
+GIT_TIMEOUT = 300
+
 
 class GitError(RuntimeError):
-    """A git command failed or cannot run. ``.output``: git's stdout+stderr; ``.command``: argv."""
+    """A git command failed or cannot run. ``.output``: git's stdout+stderr; ``.command``: argv; ``.fix``: what to
+    do, when it is not in the message (the server sends it as ``fix``)."""
 
-    def __init__(self, message: str, output: str = "", command: Sequence[str] = ()):
-        self.output, self.command = output, list(command)
-        super().__init__(message + (f"\n{output.strip()}" if output.strip() else ""))
+    def __init__(self, message: str, output: str = "", command: Sequence[str] = (), fix: str = ""):
+        self.output, self.command, self.fix = output, list(command), fix
+        super().__init__(message + (f"\n{fix}" if fix else "")
+                         + (f"\n{output.strip()}" if output.strip() else ""))
 
 
 @dataclass(frozen=True)
@@ -83,24 +92,30 @@ class GitRepo:
 
     @staticmethod
     def _git(args: list[str], cwd: Path, input: bytes | None = None, check: bool = True, text: bool = True,  # type: ignore[no-untyped-def]
-             git_dir: Path | None = None):
+             git_dir: Path | None = None, timed: bool = True):
         env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV}
         env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C", GIT_OPTIONAL_LOCKS="0",
                    GIT_CEILING_DIRECTORIES=str(cwd.parent))  # no discovery above the folder either
         argv = ["git"] + ([f"--git-dir={git_dir}", f"--work-tree={cwd}"] if git_dir else []) + args
         try:
-            proc = subprocess.run(argv, cwd=cwd, input=input, capture_output=True, env=env, timeout=300)
+            proc = subprocess.run(argv, cwd=cwd, input=input, capture_output=True, env=env,
+                                  timeout=GIT_TIMEOUT if timed else None)
         except FileNotFoundError:
             raise GitError("git is not installed: install it (e.g. `apt-get install git`)") from None
+        except subprocess.TimeoutExpired:  # e.g. a remote that never answers
+            raise GitError(f"`git {' '.join(args[:2])}` did not finish in {GIT_TIMEOUT} s", "", argv) from None
         out = (proc.stdout + proc.stderr).decode("utf-8", "replace")
         if check and proc.returncode != 0:
             raise GitError(f"`git {' '.join(args[:2])}` failed (exit {proc.returncode}):", out, argv)
         return proc.stdout.decode("utf-8", "replace") if text else proc.stdout
 
-    def git(self, *args: str, input: bytes | None = None, check: bool = True, text: bool = True):  # type: ignore[no-untyped-def]
+    def git(self, *args: str, input: bytes | None = None, check: bool = True, text: bool = True,  # type: ignore[no-untyped-def]
+            timed: bool = True):
         """Run ``git --git-dir=G --work-tree=ROOT ARGS`` in the repo root; returns stdout (str, or bytes with
-        ``text=False``)."""
-        return self._git(list(args), self.root, input=input, check=check, text=text, git_dir=self.git_dir)
+        ``text=False``). ``timed``: stop it after ``GIT_TIMEOUT`` seconds (GitError); False for a local step that
+        killing would leave half done (a merge)."""
+        return self._git(list(args), self.root, input=input, check=check, text=text, git_dir=self.git_dir,
+                         timed=timed)
 
     def rel(self, path: str | Path) -> str:
         """``path`` (absolute, or relative to the repo root) as a POSIX path relative to the root."""
@@ -252,6 +267,14 @@ class GitRepo:
             hint = (" The remote has commits you do not have: pull and merge them, then push again (never forced)."
                     if "rejected" in exc.output or "non-fast-forward" in exc.output else "")
             raise GitError(f"git push to {remote} failed.{hint}", exc.output, exc.command) from None
+
+    def pull(self, remote: str | None = None, branch: str | None = None) -> PullResult:
+        """``git fetch`` then fast-forward, or merge (never rebase or force) with nbdime's merge driver for
+        notebooks, from ``<remote>/<branch>`` (default: the current branch's upstream). On a conflict the merge is
+        aborted. Returns a :class:`PullResult`; raises :class:`GitError` naming the fix. See ``git_pull``."""
+        from .git_pull import pull
+
+        return pull(self, remote, branch)
 
     def _has_head(self) -> bool:
         return bool(self.git("rev-parse", "--verify", "-q", "HEAD", check=False).strip())

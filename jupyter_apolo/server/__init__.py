@@ -9,7 +9,7 @@ Routes (all ``@authenticated``; REST contract in each handler's docstring), one 
 - ``POST|GET apolo/transfers``, ``GET|DELETE apolo/transfers/<id>``: storage <-> workspace copies
   with progress (``transfers.py``)
 - ``apolo/drive/{list,new,uploads,download,copy,bookmarks}``: the Lab storage drive (``drive.py``)
-- ``apolo/notebooks/{plan,apply,status,diff,commit,push}``: the notebooks workflow (``notebooks.py``)
+- ``apolo/notebooks/{projects,plan,apply,status,diff,commit,push,pull}``: the notebooks workflow (``notebooks.py``)
 - ``* apolo/api/v1/<path>`` -> ``{api}/<path>``; ``* apolo/storage/<org>/<project>/<path>`` ->
   ``{storage_url}/<org>/<project>/<path>`` (allow-listed, streamed; ``proxy.py``)
 

@@ -6,6 +6,7 @@ Every jupyter-apolo handler derives from ``ApoloHandler``:
   resource ``apolo``) and XSRF for cookie-authenticated mutations (``JupyterHandler.prepare``);
 - ``local_path(rel)``: the one confinement rule for workspace paths (relative to the contents
   manager's root, what the Lab file browser shows), never leaving it, also not through a symlink;
+  error messages name such paths the same way (``shown_text``), never as the server's absolute paths;
 - ``json_body()``: the request body as a JSON object, or a 400 naming the problem;
 - one error map (``error_answer``): the client's ``ApoloError`` kinds, the notebooks workflow's
   ``ProjectError``/``GitError`` and ``JSONError`` become ``{"error": message, ...}`` with a status.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -60,7 +62,7 @@ def error_answer(exc: BaseException) -> JSONError | None:
 
     ``ConfigError`` 503 with a fix; ``PlatformTimeout`` 504; ``PlatformUnreachable`` 502;
     ``InvalidInput`` and ``ProjectError`` 400; ``TargetExists`` and ``GitError`` 409 (git's output
-    kept in ``output``); any other ``ApoloError`` its status with the platform's message verbatim,
+    kept in ``output``, its ``fix`` too); any other ``ApoloError`` its status with the platform's message verbatim,
     plus ``missing``/``errno`` when known.
     """
     if isinstance(exc, JSONError):
@@ -87,7 +89,7 @@ def error_answer(exc: BaseException) -> JSONError | None:
     if isinstance(exc, ProjectError):
         return JSONError(400, str(exc))
     if isinstance(exc, GitError):
-        return JSONError(409, str(exc).splitlines()[0], output=exc.output)
+        return JSONError(409, str(exc).splitlines()[0], output=exc.output, **({"fix": exc.fix} if exc.fix else {}))
     return None
 
 
@@ -138,6 +140,15 @@ class ApoloHandler(APIHandler):
         """``path`` as the file browser shows it: relative to the workspace root, '/'-separated."""
         return path.relative_to(self.workspace_root).as_posix()
 
+    def shown_text(self, text: str) -> str:
+        """``text`` (an error message) with the server's absolute workspace paths shown as the file browser names
+        them: ``/srv/root/work/x`` -> ``work/x``, the root itself -> ``the Jupyter root``."""
+        root = str(self.workspace_root).rstrip("/")
+        if not root:
+            return text
+        pattern = re.escape(root) + r"(/|(?=[\s:;,'\")\]]|$))"  # the root, not a sibling such as /srv/root2
+        return re.sub(pattern, lambda m: "" if m.group(1) == "/" else "the Jupyter root", text)
+
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object (an empty body is ``{}``). Raises ``JSONError(400)``."""
         try:
@@ -164,7 +175,9 @@ class ApoloHandler(APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         answer = error_answer(exc)
         if answer is not None:
-            body = {"error": answer.message, **answer.extra}
+            body = {"error": self.shown_text(answer.message), **answer.extra}
+            if isinstance(body.get("fix"), str):
+                body["fix"] = self.shown_text(body["fix"])
         elif isinstance(exc, web.HTTPError):
             body = {"error": exc.log_message or self._reason}
         else:

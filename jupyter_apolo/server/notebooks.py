@@ -1,4 +1,4 @@
-"""Server endpoints of the notebooks workflow (plan, apply with progress, git status, diff, commit, push).
+"""Server endpoints of the notebooks workflow (plan, apply with progress, git status, diff, commit, push, pull).
 
 Thin handlers over ``jupyter_apolo.notebooks``; paths are relative to the server's ``root_dir`` (what the Lab file
 browser shows) and may not leave it. Settings: ``c.ApoloNotebooks.*``. REST contract (all under
@@ -24,7 +24,12 @@ browser shows) and may not leave it. Settings: ``c.ApoloNotebooks.*``. REST cont
   storage version (what a pull brings); ``push``: the storage version -> the local file (what a push sends).
 - ``POST commit`` ``{"message", "paths": [...], "clear_outputs"?}`` -> ``{"sha", "summary", "files", "output"}``.
 - ``POST push`` ``{"path", "remote"?}`` -> ``{"output"}``; never forces.
-Git failures answer 409 ``{"error", "output"}`` (git's own output, hook messages included).
+- ``POST pull`` ``{"path", "remote"?}`` -> ``{"outcome": "up-to-date"|"fast-forward"|"merged", "upstream",
+  "previous", "head", "files", "output"}``: ``git fetch`` then fast-forward or merge (notebooks cell by cell with
+  nbdime's merge driver), never rebase or force; a conflict aborts the merge (409, nothing changed).
+Git failures answer 409 ``{"error", "output", "fix"?}`` (git's own output, hook messages included).
+Error messages name workspace paths as the file browser does (relative to the root), never the server's absolute
+paths.
 """
 
 from __future__ import annotations
@@ -148,11 +153,11 @@ class ApplyHandler(NotebooksHandler):
     def _apply_error(self, exc: Exception) -> str:
         answer = error_answer(exc)
         if answer is not None:
-            return answer.message
+            return self.shown_text(answer.message)
         if isinstance(exc, OSError):  # a full disk, a read-only folder...: name the error and the file
             where = f": {display_name(str(exc.filename))}" if exc.filename else ""
-            return (f"{exc.strerror or exc}{where}. What finished is recorded: fix that, then plan and apply "
-                    "again to resume.")
+            return self.shown_text(f"{exc.strerror or exc}{where}. What finished is recorded: fix that, then plan "
+                                   "and apply again to resume.")
         self.log.exception("apolo: notebooks apply failed", exc_info=exc)
         return f"Unexpected {type(exc).__name__} during the apply; see the server log. Re-plan to resume."
 
@@ -217,6 +222,19 @@ class PushHandler(NotebooksHandler):
         self.write_json({"output": output})
 
 
+class PullHandler(NotebooksHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.json_body()
+        path = self.local_path(body.get("path"))
+        remote = body.get("remote") or None
+        if remote is not None and not isinstance(remote, str):
+            raise JSONError(400, "remote must be the name of a git remote, e.g. 'origin'")
+        done = await asyncio.to_thread(lambda: GitRepo(path).pull(remote))
+        self.write_json({**done.__dict__})
+
+
 #: ``apolo/notebooks/<name>`` -> handler (the route table in ``server/__init__.py`` mounts them).
 HANDLERS = {"projects": ProjectsHandler, "plan": PlanHandler, "apply": ApplyHandler, "status": GitStatusHandler,
-            "diff": DiffHandler, "commit": CommitHandler, "push": PushHandler}
+            "diff": DiffHandler, "commit": CommitHandler, "push": PushHandler, "pull": PullHandler}

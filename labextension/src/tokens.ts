@@ -46,6 +46,8 @@ export namespace CommandIDs {
   export const notebooksPush = 'apolo:notebooks-push';
   /** `{message, path?}` */
   export const notebooksCommit = 'apolo:notebooks-commit';
+  /** `{path?}`: git pull (fetch, then fast-forward or merge; never rebase or force). */
+  export const notebooksGitPull = 'apolo:notebooks-git-pull';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -59,7 +61,7 @@ export interface IErrorBody {
   missing?: string;
   /** Symbolic errno from storage, e.g. `ENOENT`. */
   errno?: string;
-  /** git's own output (notebooks commit/push failures). */
+  /** git's own output (notebooks commit/push/pull failures). */
   output?: string;
   /** HTTP status of a failed background task (transfers). */
   status?: number;
@@ -247,6 +249,19 @@ export namespace Notebooks {
   }
 
   export interface IPushResult {
+    output: string;
+  }
+
+  /** `POST apolo/notebooks/pull` `{path, remote?}`: fetch, then fast-forward or merge (never rebase or force). */
+  export interface IPullResult {
+    outcome: 'up-to-date' | 'fast-forward' | 'merged';
+    /** What was merged, e.g. `origin/main`. */
+    upstream: string;
+    /** HEAD before and after (full shas). */
+    previous: string;
+    head: string;
+    /** Paths (relative to the repository root) the pull changed. */
+    files: string[];
     output: string;
   }
 }

@@ -89,10 +89,101 @@ def test_errors_are_json_with_the_fix(lab, project):
     assert outside.status_code == 400 and "give a path inside the workspace" in outside.json()["error"]
     (root / "plain").mkdir(exist_ok=True)
     no_project = client.get("apolo/notebooks/plan", params={"path": "plain"})
-    assert no_project.status_code == 400 and "not inside an apolo-flow project" in no_project.json()["error"]
+    assert no_project.status_code == 400
+    # named as the file browser names it, not by the server's absolute path
+    assert no_project.json()["error"].startswith("plain is not inside an apolo-flow project")
+    assert str(root) not in no_project.text
     nothing = client.post("apolo/notebooks/commit", json={"message": "x", "paths": [f"{name}/notebooks"]})
     assert nothing.status_code == 409 and "nothing to commit" in nothing.json()["error"]
     no_remote = client.post("apolo/notebooks/push", json={"path": name})
     assert no_remote.status_code == 409 and "git remote add origin" in no_remote.json()["error"]
     anonymous = httpx.get(str(client.base_url) + "apolo/notebooks/plan", params={"path": name})
     assert anonymous.status_code == 403 or anonymous.status_code == 401
+
+
+def cookie_client(client: httpx.Client) -> tuple[httpx.Client, str]:
+    """A browser-like session: logged in through the login form with the server token; ``(client without the
+    Authorization header, _xsrf token)``."""
+    browser = httpx.Client(base_url=client.base_url, timeout=60)
+    browser.get("login")
+    xsrf = browser.cookies["_xsrf"]
+    token = client.headers["Authorization"].split(" ", 1)[1]
+    resp = browser.post("login", data={"password": token, "_xsrf": xsrf}, follow_redirects=False)
+    assert resp.status_code == 302, resp.text
+    return browser, xsrf
+
+
+def test_pull_after_a_rejected_push_merges_then_push_works(lab, project, tmp_path, shared_fixtures):
+    client, root = lab
+    checkout, name = project
+    nb = "notebooks/Running Code.ipynb"
+    (checkout / nb).write_bytes((shared_fixtures / "notebooks/jupyter-docs/Running Code.ipynb").read_bytes())
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-q", "-m", "Add Running Code")
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(checkout, "remote", "add", "origin", str(bare))
+    git(checkout, "push", "-q", "-u", "origin", "main")
+    bob = tmp_path / "bob"
+    git(tmp_path, "clone", "-q", str(bare), str(bob))
+
+    def edit(repo, cell: int, text: str) -> None:  # type: ignore[no-untyped-def]
+        book = nbformat.read(repo / nb, as_version=nbformat.NO_CONVERT)
+        book.cells[cell].source = "".join(book.cells[cell].source) + f"\n{text}"
+        nbformat.write(book, repo / nb, version=nbformat.NO_CONVERT)
+
+    edit(bob, 3, "# bob")
+    git(bob, "-c", "user.name=Bob", "-c", "user.email=bob@example.com", "commit", "-q", "-am", "Bob's cell")
+    git(bob, "push", "-q", "origin", "main")
+    edit(checkout, 7, "# alice")
+    git(checkout, "commit", "-q", "-am", "Alice's cell")
+
+    rejected = client.post("apolo/notebooks/push", json={"path": name})
+    assert rejected.status_code == 409 and "pull and merge them" in rejected.json()["error"]
+    assert "rejected" in rejected.json()["output"]
+    browser, xsrf = cookie_client(client)
+    try:
+        refused = browser.post("apolo/notebooks/pull", json={"path": name})  # a cookie without the XSRF token
+        assert refused.status_code == 403 and git(checkout, "log", "-1", "--format=%s").strip() == "Alice's cell"
+        pulled = browser.post("apolo/notebooks/pull", json={"path": name}, headers={"X-XSRFToken": xsrf})
+    finally:
+        browser.close()
+    assert pulled.status_code == 200, pulled.text
+    answer = pulled.json()
+    assert (answer["outcome"], answer["upstream"], answer["files"]) == ("merged", "origin/main", [nb])
+    assert answer["head"] == git(checkout, "rev-parse", "HEAD").strip() and "# bob" in (checkout / nb).read_text()
+    again = client.post("apolo/notebooks/pull", json={"path": f"{name}/notebooks"})
+    assert again.status_code == 200 and again.json()["outcome"] == "up-to-date"
+    assert client.post("apolo/notebooks/push", json={"path": name}).status_code == 200
+    assert {"Alice's cell", "Bob's cell"} <= set(git(bare, "log", "--format=%s", "main").splitlines())
+
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    edit(bob, 5, "# bob again")  # the same cell on both sides: 409 naming the file and the fix, nothing changed
+    git(bob, "-c", "user.name=Bob", "-c", "user.email=bob@example.com", "commit", "-q", "-am", "Bob's cell 6")
+    git(bob, "push", "-q", "origin", "main")
+    edit(checkout, 5, "# alice again")
+    git(checkout, "commit", "-q", "-am", "Alice's cell 6")
+    head = git(checkout, "rev-parse", "HEAD").strip()
+    conflict = client.post("apolo/notebooks/pull", json={"path": name})
+    assert conflict.status_code == 409, conflict.text
+    body = conflict.json()
+    assert body["error"].startswith(f"pull from origin/main stopped: {nb} changed in the same place")
+    assert "nbdime mergetool" in body["fix"] and "CONFLICT" in body["output"]
+    assert git(checkout, "rev-parse", "HEAD").strip() == head and git(checkout, "status", "--porcelain") == ""
+
+
+def test_pull_errors_name_the_fix(lab, project):
+    client, root = lab
+    checkout, name = project
+    no_upstream = client.post("apolo/notebooks/pull", json={"path": name})
+    assert no_upstream.status_code == 409
+    assert no_upstream.json()["error"] == "branch 'main' has no upstream to pull from"
+    assert "git remote add origin URL" in no_upstream.json()["fix"]
+    bad = client.post("apolo/notebooks/pull", json={"path": name, "remote": 3})
+    assert bad.status_code == 400 and "remote must be the name of a git remote" in bad.json()["error"]
+    anonymous = httpx.post(str(client.base_url) + "apolo/notebooks/pull", json={"path": name})
+    assert anonymous.status_code in (401, 403)
+    (root / "not-a-repo").mkdir(exist_ok=True)
+    outside_git = client.post("apolo/notebooks/pull", json={"path": "not-a-repo"})
+    assert outside_git.status_code == 409, outside_git.text
+    assert outside_git.json()["error"].startswith("not-a-repo is not inside a git repository")

@@ -238,6 +238,103 @@ def test_a_conflict_shows_both_versions(page, demo, screenshots):
     shoot(page, screenshots, "notebooks-conflict-merge-open-light", main=True)
 
 
+def teammate_pushes(demo: Demo, cell: int, text: str) -> None:
+    """bob clones the demo's bare origin, appends ``text`` to cell ``cell`` (0-based) of Running Code, commits and
+    pushes (as a teammate working in git, not on storage)."""
+    clone = demo.home / f"bob-clone-{time.monotonic_ns()}"
+    git(demo.home, "clone", "-q", str(demo.origin), str(clone))
+    edit_cell(clone / "notebooks/jupyter-docs/Running Code.ipynb", cell, text)
+    git(clone, "-c", "user.name=Bob Example", "-c", "user.email=bob@example.com", "commit", "-q", "-am",
+        f"Bob: {text}")
+    git(clone, "push", "-q", "origin", "main")
+
+
+def edit_cell(path: Path, cell: int, text: str) -> None:
+    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    nb.cells[cell].source = "".join(nb.cells[cell].source) + f"\n{text}"
+    nbformat.write(nb, path, version=nbformat.NO_CONVERT)
+
+
+def reject_then_pull(page: Page, panel, demo: Demo, screenshots: Path, theme: str, cell: int) -> None:
+    """bob pushes an edit of cell ``cell``; alice commits an edit of cell ``cell + 4`` of the same notebook; her
+    push is rejected; the dialog shows git's output and offers Pull; she pulls (a cell-wise merge) and pushes
+    again: the bare origin has both commits."""
+    teammate_pushes(demo, cell, f"# bob, cell {cell + 1}")
+    mine = demo.local / "jupyter-docs/Running Code.ipynb"
+    edit_cell(mine, cell + 4, f"# alice, cell {cell + 5}")
+    replan(panel)
+    panel.locator(".jp-ApoloNotebooks-message").fill(f"Alice: cell {cell + 5}")
+    panel.locator('[data-action="commit"]').click()
+    expect(panel.locator(".jp-ApoloNotebooks-outcome")).to_contain_text(f": Alice: cell {cell + 5}")
+
+    panel.locator('[data-action="git-push"]').click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Push failed")
+    expect(dialog).to_contain_text("The remote has commits you do not have")
+    output = dialog.locator(".jp-ApoloNotebooks-output")
+    expect(output).to_contain_text("[rejected]")
+    assert "mono" in output.evaluate("e => getComputedStyle(e).fontFamily").lower()
+    pull = dialog.locator(".jp-Dialog-button", has_text="Pull")
+    expect(pull).to_be_visible()
+    shoot(page, screenshots, f"notebooks-push-rejected-{theme}", main=True)
+    pull.click()
+    expect(dialog).to_have_count(0)
+    summary = panel.locator('[data-outcome="git-pull"]')
+    expect(summary).to_contain_text("Merged origin/main into your branch")
+    expect(panel.locator(".jp-ApoloNotebooks-body")).to_have_attribute("data-phase", "ready")
+    shoot(page, screenshots, f"notebooks-pulled-{theme}")
+    text = mine.read_text()
+    assert f"# bob, cell {cell + 1}" in text and f"# alice, cell {cell + 5}" in text and "<<<<<<<" not in text
+
+    panel.locator('[data-action="git-push"]').click()
+    expect(panel.locator(".jp-ApoloNotebooks-outcome")).to_contain_text("Pushed your commits.")
+    log = git(demo.origin, "log", "--format=%s", "main").splitlines()
+    assert log[0] == "Merge origin/main" and {f"Bob: # bob, cell {cell + 1}", f"Alice: cell {cell + 5}"} <= set(log)
+
+
+def conflicting_pull(page: Page, panel, demo: Demo, screenshots: Path, theme: str) -> None:
+    """bob and alice both edit cell 13: Pull stops with the conflict named and the fix, and changes nothing."""
+    teammate_pushes(demo, 12, "# bob's take on cell 13")
+    mine = demo.local / "jupyter-docs/Running Code.ipynb"
+    edit_cell(mine, 12, "# alice's take on cell 13")
+    replan(panel)
+    panel.locator(".jp-ApoloNotebooks-message").fill("Alice: her take on cell 13")
+    panel.locator('[data-action="commit"]').click()
+    expect(panel.locator(".jp-ApoloNotebooks-outcome")).to_contain_text(": Alice: her take on cell 13")
+    head, before = git(demo.project, "rev-parse", "HEAD"), mine.read_bytes()
+
+    panel.locator('[data-action="git-push"]').click()
+    page.locator(".jp-Dialog .jp-Dialog-button", has_text="Pull").click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Pull failed")
+    expect(dialog).to_contain_text("Running Code.ipynb changed in the same place on both sides")
+    expect(dialog).to_contain_text("The merge was undone; nothing changed here.")
+    expect(dialog).to_contain_text("nbdime mergetool")
+    expect(dialog.locator(".jp-ApoloNotebooks-output")).to_contain_text("CONFLICT")
+    expect(dialog.locator(".jp-Dialog-button", has_text="Pull")).to_have_count(0)  # no second offer
+    shoot(page, screenshots, f"notebooks-pull-conflict-{theme}", main=True)
+    dialog.locator(".jp-Dialog-button", has_text="Close").click()
+    assert git(demo.project, "rev-parse", "HEAD") == head and mine.read_bytes() == before
+    assert not (demo.project / ".git/MERGE_HEAD").exists() and git(demo.project, "status", "--porcelain") == ""
+
+
+def test_a_rejected_push_offers_pull_then_pushes(page, demo, screenshots):
+    demo.reset("Running Code.ipynb")
+    panel = open_panel(page, demo.lab)
+    panel.locator('[data-action="pull"]').click()
+    expect(panel.locator('[data-outcome="sync"]')).to_contain_text("Pulled: 1 downloaded")
+    commit_and_push(panel, "Notebooks from the team")
+    reject_then_pull(page, panel, demo, screenshots, "light", 2)
+
+    demo.lab.write_settings("@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Dark"})
+    try:
+        panel = open_panel(page, demo.lab)
+        reject_then_pull(page, panel, demo, screenshots, "dark", 3)
+        conflicting_pull(page, panel, demo, screenshots, "dark")
+    finally:
+        demo.lab.write_settings("@jupyterlab/apputils-extension", "themes", {"theme": "JupyterLab Light"})
+
+
 def test_states_light_and_dark(page, demo, screenshots):
     demo.reset("Running Code.ipynb")
     panel = open_panel(page, demo.lab)
@@ -252,6 +349,9 @@ def test_states_light_and_dark(page, demo, screenshots):
     panel.locator("#jp-apolo-nb-path").press("Enter")
     expect(panel.locator(".jp-ApoloNotebooks-body")).to_have_attribute("data-phase", "error")
     expect(panel.locator(".jp-Apolo-notice")).to_contain_text("Cannot plan the notebooks sync")
+    # the folder as the file browser names it, not the server's absolute path
+    expect(panel.locator(".jp-Apolo-notice")).to_contain_text("elsewhere is not inside an apolo-flow project")
+    expect(panel.locator(".jp-Apolo-notice")).not_to_contain_text(str(demo.lab.root))
     expect(panel.locator(".jp-ApoloNotebooks-candidate")).to_have_text("awesome-project")
     shoot(page, screenshots, "notebooks-error-light")
 

@@ -8,7 +8,11 @@ import * as React from 'react';
 import { createRoot } from 'react-dom/client';
 import { act } from 'react';
 
-import { changedRows, NotebooksModel } from '../notebooks/model';
+import {
+  changedRows,
+  isRejectedPush,
+  NotebooksModel
+} from '../notebooks/model';
 import {
   formatBytes,
   INotebooksActions,
@@ -226,6 +230,73 @@ describe('NotebooksModel', () => {
     );
   });
 
+  it('pulls commits, then plans again and re-reads git status', async () => {
+    const pull: Notebooks.IPullResult = {
+      outcome: 'merged',
+      upstream: 'origin/main',
+      previous: 'a'.repeat(40),
+      head: 'b'.repeat(40),
+      files: ['notebooks/a.ipynb'],
+      output: "Merge made by the 'ort' strategy.\n"
+    };
+    server.json('apolo/notebooks/pull', 200, pull);
+    await model.refresh();
+    const before = server.seen.length;
+    expect(await model.pullGit()).toBe(true);
+    expect(model.state.outcome).toEqual({ kind: 'git-pull', pull });
+    const after = server.seen.slice(before).map(s => s.url.split('?')[0]);
+    expect(after).toEqual([
+      expect.stringContaining('apolo/notebooks/pull'),
+      expect.stringContaining('apolo/notebooks/plan'),
+      expect.stringContaining('apolo/notebooks/plan'),
+      expect.stringContaining('apolo/notebooks/status')
+    ]);
+    expect(
+      JSON.parse(server.seen.find(s => s.url.includes('notebooks/pull'))!.body)
+    ).toEqual({ path: 'awesome-project' });
+  });
+
+  it('keeps a refused pull with its fix and git output', async () => {
+    server.json('apolo/notebooks/pull', 409, {
+      error:
+        'pull from origin/main stopped: notebooks/a.ipynb changed in the same place on both sides',
+      fix: 'Resolve it in a terminal',
+      output: 'CONFLICT (content): Merge conflict in notebooks/a.ipynb\n'
+    });
+    await model.refresh();
+    expect(await model.pullGit()).toBe(false);
+    expect(model.state.opProblem).toEqual({
+      message:
+        'pull from origin/main stopped: notebooks/a.ipynb changed in the same place on both sides',
+      fix: 'Resolve it in a terminal',
+      output: 'CONFLICT (content): Merge conflict in notebooks/a.ipynb\n'
+    });
+    expect(isRejectedPush(model.state.opProblem)).toBe(false);
+  });
+
+  it('tells a push rejected for new remote commits from other failures', async () => {
+    server.json('apolo/notebooks/push', 409, {
+      error: 'git push to origin failed.',
+      output:
+        'To /w/origin.git\n!\tHEAD:refs/heads/main\t[rejected] (fetch first)\nDone\n'
+    });
+    await model.refresh();
+    expect(await model.pushGit()).toBe(false);
+    expect(isRejectedPush(model.state.opProblem)).toBe(true);
+    expect(
+      isRejectedPush({
+        message: 'x',
+        output: ' ! [rejected]        main -> main (non-fast-forward)'
+      })
+    ).toBe(true);
+    expect(
+      isRejectedPush({
+        message: 'git push to origin failed.',
+        output: 'remote: pre-receive hook declined'
+      })
+    ).toBe(false);
+  });
+
   it('offers the flow projects found when the folder is not one', async () => {
     server.json('apolo/notebooks/plan', 400, {
       error: '/w is not inside an apolo-flow project'
@@ -265,6 +336,7 @@ describe('NotebooksView', () => {
     openFile: jest.fn(),
     commit: jest.fn(async () => true),
     pushGit: jest.fn(),
+    pullGit: jest.fn(),
     setClearOutputs: jest.fn()
   };
 
@@ -329,6 +401,39 @@ describe('NotebooksView', () => {
       (node.querySelector('.jp-ApoloNotebooks-tick') as HTMLInputElement)
         .checked
     ).toBe(true);
+  });
+
+  it('offers Pull commits and says what a pull did', () => {
+    const pull: Notebooks.IPullResult = {
+      outcome: 'merged',
+      upstream: 'origin/main',
+      previous: 'a'.repeat(40),
+      head: '0123456789abcdef',
+      files: ['notebooks/a.ipynb'],
+      output: ''
+    };
+    const node = render({
+      phase: 'ready',
+      pull: PULL,
+      push: PUSH,
+      git: GIT,
+      outcome: { kind: 'git-pull', pull }
+    });
+    (node.querySelector('[data-action="git-pull"]') as HTMLElement).click();
+    expect(actions.pullGit).toHaveBeenCalled();
+    expect(node.querySelector('[data-outcome="git-pull"]')!.textContent).toBe(
+      'Merged origin/main into your branch: 0123456789 (1 file). Push commits to share the merge.'
+    );
+    const fastForward = render({
+      phase: 'ready',
+      pull: PULL,
+      push: PUSH,
+      git: GIT,
+      outcome: { kind: 'git-pull', pull: { ...pull, outcome: 'up-to-date' } }
+    });
+    expect(
+      fastForward.querySelector('[data-outcome="git-pull"]')!.textContent
+    ).toBe('Already up to date with origin/main.');
   });
 
   it('says when everything is in sync', () => {

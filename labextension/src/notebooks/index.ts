@@ -1,7 +1,7 @@
 /**
  * The Notebooks plugin: the side panel and the commands `apolo:open-notebooks`,
- * `apolo:notebooks-pull {path?}`, `apolo:notebooks-push {path?}` and
- * `apolo:notebooks-commit {message, path?}`.
+ * `apolo:notebooks-pull {path?}`, `apolo:notebooks-push {path?}`,
+ * `apolo:notebooks-commit {message, path?}` and `apolo:notebooks-git-pull {path?}`.
  */
 import {
   ILayoutRestorer,
@@ -29,7 +29,13 @@ import {
 } from '../tokens';
 // The model and the panel are needed at activation: the side panel tab shows at once.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
-import { joinPath, NotebooksModel, notebooksFolder, problemOf } from './model';
+import {
+  isRejectedPush,
+  joinPath,
+  NotebooksModel,
+  notebooksFolder,
+  problemOf
+} from './model';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { NOTEBOOKS_PANEL_ID, NotebooksPanel, notebooksSyncIcon } from './panel';
 import { INotebooksActions } from './view';
@@ -83,15 +89,10 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
           path: joinPath(notebooksFolder(state.pull, state.path), path)
         });
       },
-      commit: async message => {
-        const ok = await model.commit(message);
-        await explainGitFailure(trans.__('Commit failed'));
-        return ok;
-      },
-      pushGit: async () => {
-        await model.pushGit();
-        await explainGitFailure(trans.__('Push failed'));
-      },
+      commit: message =>
+        gitStep(() => model.commit(message), trans.__('Commit failed')),
+      pushGit: () => gitStep(() => model.pushGit(), trans.__('Push failed')),
+      pullGit: () => gitStep(() => model.pullGit(), trans.__('Pull failed')),
       setClearOutputs: on => {
         model.clearOutputs = on;
         void settings?.set('clearOutputs', on);
@@ -99,26 +100,68 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
-    /** git's own output (hook messages, a rejected push) in one dialog, in monospace. */
+    /**
+     * Run a git step; only when it failed, explain it (a step that succeeded never shows the
+     * failure of another one started meanwhile, e.g. Push clicked while Commit re-plans).
+     */
+    async function gitStep(
+      run: () => Promise<boolean>,
+      title: string
+    ): Promise<boolean> {
+      const ok = await run();
+      if (!ok) {
+        await explainGitFailure(title);
+      }
+      return ok;
+    }
+
+    /**
+     * git's own output (hook messages, a rejected push, a merge conflict) in one dialog, in
+     * monospace, with what to do. A push rejected because the remote has new commits offers
+     * Pull (fetch and merge, never forced); after it the user pushes again.
+     */
     async function explainGitFailure(title: string): Promise<void> {
       const problem = model.state.opProblem;
       if (!problem?.output) {
         return;
       }
-      await showDialog({
+      const offerPull = isRejectedPush(problem);
+      const result = await showDialog({
         title,
         body: React.createElement(
           'div',
           { className: 'jp-ApoloNotebooks-gitDialog' },
           React.createElement('p', null, problem.message.split('\n')[0]),
+          problem.fix && React.createElement('p', null, problem.fix),
+          offerPull &&
+            React.createElement(
+              'p',
+              null,
+              trans.__(
+                'Pull fetches those commits and merges them into yours (notebooks cell by cell; never forced). Then push again.'
+              )
+            ),
           React.createElement(
             'pre',
             { className: 'jp-ApoloNotebooks-output' },
             problem.output.trim()
           )
         ),
-        buttons: [Dialog.okButton({ label: trans.__('Close') })]
+        buttons: offerPull
+          ? [
+              Dialog.cancelButton({ label: trans.__('Close') }),
+              Dialog.okButton({
+                label: trans.__('Pull'),
+                caption: trans.__(
+                  'Fetch the remote commits and merge them (notebooks cell by cell); never forced'
+                )
+              })
+            ]
+          : [Dialog.okButton({ label: trans.__('Close') })]
       });
+      if (offerPull && result.button.accept) {
+        await actions.pullGit();
+      }
     }
 
     async function openDiff(
@@ -269,15 +312,35 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
       execute: async args => {
         await withPath(args);
         const message = typeof args.message === 'string' ? args.message : '';
-        const ok = await model.commit(message);
-        await explainGitFailure(trans.__('Commit failed'));
+        const ok = await gitStep(
+          () => model.commit(message),
+          trans.__('Commit failed')
+        );
+        return ok ? model.state.outcome : null;
+      }
+    });
+    app.commands.addCommand(CommandIDs.notebooksGitPull, {
+      label: trans.__('Pull Notebooks Commits (git)'),
+      caption: trans.__(
+        'git pull from the upstream: fetch, then fast-forward or merge (notebooks cell by cell); never rebases or forces'
+      ),
+      describedBy: {
+        args: { type: 'object', properties: { path: { type: 'string' } } }
+      },
+      execute: async args => {
+        await withPath(args);
+        const ok = await gitStep(
+          () => model.pullGit(),
+          trans.__('Pull failed')
+        );
         return ok ? model.state.outcome : null;
       }
     });
     for (const command of [
       CommandIDs.openNotebooks,
       CommandIDs.notebooksPull,
-      CommandIDs.notebooksPush
+      CommandIDs.notebooksPush,
+      CommandIDs.notebooksGitPull
     ]) {
       palette?.addItem({ command, category: trans.__('Apolo') });
     }

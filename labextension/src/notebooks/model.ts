@@ -17,7 +17,7 @@ export interface IProblem {
 
 /** The operation in flight (pull/push with progress, or a git step). */
 export interface IRunning {
-  kind: 'pull' | 'push' | 'commit' | 'git-push';
+  kind: 'pull' | 'push' | 'commit' | 'git-push' | 'git-pull';
   done: number;
   total: number;
   path: string;
@@ -32,7 +32,8 @@ export type Outcome =
       cancelled?: boolean;
     }
   | { kind: 'commit'; commit: Notebooks.ICommitResult }
-  | { kind: 'git-push'; output: string };
+  | { kind: 'git-push'; output: string }
+  | { kind: 'git-pull'; pull: Notebooks.IPullResult };
 
 /** Everything the panel shows. */
 export interface INotebooksState {
@@ -70,6 +71,16 @@ export function problemOf(reason: unknown): IProblem {
     return { message: `Cannot reach the Jupyter server: ${reason.message}` };
   }
   return { message: reason instanceof Error ? reason.message : String(reason) };
+}
+
+/**
+ * Whether a failed `git push` was rejected because the remote has commits this branch lacks
+ * (git's `! [rejected] ... (fetch first)` / `(non-fast-forward)`): a pull and merge fixes it.
+ */
+export function isRejectedPush(problem: IProblem | null): boolean {
+  return /\[rejected\]|\(fetch first\)|non-fast-forward/.test(
+    problem?.output ?? ''
+  );
 }
 
 /**
@@ -340,6 +351,37 @@ export class NotebooksModel {
     } finally {
       this._set({ running: null });
     }
+  }
+
+  /**
+   * `git pull` (fetch, then fast-forward or merge with nbdime's driver for notebooks; never
+   * rebase or force), then re-plan and re-read git status: the pull changed the folder.
+   */
+  async pullGit(): Promise<boolean> {
+    if (this._state.running) {
+      return false;
+    }
+    this._set({
+      running: { kind: 'git-pull', done: 0, total: 0, path: '', bytes: 0 },
+      opProblem: null,
+      outcome: null
+    });
+    let ok = false;
+    try {
+      const pull = await requestAPI<Notebooks.IPullResult>(
+        'notebooks/pull',
+        { method: 'POST', json: { path: this._state.path || '.' } },
+        this._settings
+      );
+      this._set({ outcome: { kind: 'git-pull', pull } });
+      ok = true;
+    } catch (reason) {
+      this._set({ opProblem: problemOf(reason) });
+    } finally {
+      this._set({ running: null });
+    }
+    await this.refresh();
+    return ok;
   }
 
   /** The root-relative paths `commit` stages: the git changes shown, mapped from the repository. */

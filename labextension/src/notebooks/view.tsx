@@ -21,7 +21,9 @@ export interface INotebooksActions {
   /** Open a file of the notebooks folder (path relative to it) in Lab. */
   openFile(path: string): void;
   commit(message: string): Promise<boolean>;
-  pushGit(): void;
+  pushGit(): Promise<boolean>;
+  /** `git pull` from the upstream (fetch, then fast-forward or merge; never rebase or force). */
+  pullGit(): Promise<boolean>;
   setClearOutputs(on: boolean): void;
 }
 
@@ -421,9 +423,15 @@ function OperationNotes(props: INotebooksViewProps): JSX.Element | null {
           <p>{state.opProblem.message}</p>
           {state.opProblem.fix && <p>{state.opProblem.fix}</p>}
           {state.opProblem.output && (
-            <pre className="jp-ApoloNotebooks-output">
-              {state.opProblem.output}
-            </pre>
+            // Folded: the failure dialog showed it in full; the panel keeps it at hand.
+            <details>
+              <summary className="jp-ApoloNotebooks-reason">
+                {trans.__('git output')}
+              </summary>
+              <pre className="jp-ApoloNotebooks-output">
+                {state.opProblem.output}
+              </pre>
+            </details>
           )}
         </div>
       )}
@@ -438,6 +446,9 @@ function OperationNotes(props: INotebooksViewProps): JSX.Element | null {
             outcome.commit.summary
           )}
         </p>
+      )}
+      {outcome?.kind === 'git-pull' && (
+        <GitPullSummary pull={outcome.pull} trans={trans} />
       )}
       {outcome?.kind === 'git-push' && (
         <div className="jp-ApoloNotebooks-outcome" role="status">
@@ -455,6 +466,49 @@ function OperationNotes(props: INotebooksViewProps): JSX.Element | null {
         </div>
       )}
     </>
+  );
+}
+
+/** What a `git pull` did: nothing new, a fast-forward or a merge commit (then: push it). */
+export function GitPullSummary(props: {
+  pull: Notebooks.IPullResult;
+  trans: TranslationBundle;
+}): JSX.Element {
+  const { pull, trans } = props;
+  const head = pull.head.slice(0, 10);
+  const files = trans._n('%1 file', '%1 files', pull.files.length);
+  const text =
+    pull.outcome === 'up-to-date'
+      ? trans.__('Already up to date with %1.', pull.upstream)
+      : pull.outcome === 'fast-forward'
+        ? trans.__(
+            'Pulled %1: fast-forward to %2 (%3).',
+            pull.upstream,
+            head,
+            files
+          )
+        : trans.__(
+            'Merged %1 into your branch: %2 (%3). Push commits to share the merge.',
+            pull.upstream,
+            head,
+            files
+          );
+  return (
+    <div
+      className="jp-ApoloNotebooks-outcome"
+      role="status"
+      data-outcome="git-pull"
+    >
+      <p>{text}</p>
+      {pull.output.trim() && (
+        <details>
+          <summary className="jp-ApoloNotebooks-reason">
+            {trans.__('git output')}
+          </summary>
+          <pre className="jp-ApoloNotebooks-output">{pull.output.trim()}</pre>
+        </details>
+      )}
+    </div>
   );
 }
 
@@ -635,6 +689,18 @@ function GitSection(props: INotebooksViewProps): JSX.Element {
               title={trans.__('git push to the upstream remote (never forced)')}
             >
               {trans.__('Push commits')}
+            </button>
+            <button
+              type="button"
+              className="jp-mod-styled"
+              data-action="git-pull"
+              disabled={!!running}
+              onClick={() => actions.pullGit()}
+              title={trans.__(
+                'git pull from the upstream remote (e.g. origin): fetch, then fast-forward or merge (notebooks cell by cell); never rebases or forces'
+              )}
+            >
+              {trans.__('Pull commits')}
             </button>
           </div>
         </form>
