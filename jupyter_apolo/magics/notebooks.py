@@ -1,4 +1,4 @@
-"""``%apolo notebooks status|pull|push``, ``%apolo commit``, ``%apolo push``.
+"""``%apolo notebooks status|pull|push``, ``%apolo commit``, ``%apolo push``, ``%apolo pull``.
 
 Owned by the notebooks work; the ``%apolo`` router merges ``SUBCOMMANDS`` into its own.
 Each value is ``handler(magics, argv: list[str]) -> object`` (the object is displayed/returned).
@@ -216,3 +216,20 @@ def _git_push(magics: Any, args: Any) -> TextResult:
         raise UsageError(f"%apolo push: {exc}") from None
     return TextResult(output.strip() or "pushed", output)
 
+
+
+@command(SUBCOMMANDS, "pull", "Pull the current git branch: fast-forward, or merge with notebooks merged cell by cell "
+         "(never rebased or forced; a conflicting merge is undone).")
+@arg("remote", nargs="?", help="git remote (default: the branch's upstream)")
+def _git_pull(magics: Any, args: Any) -> TextResult:
+    try:
+        done = GitRepo(os.getcwd()).pull(args.remote)
+    except GitError as exc:
+        raise UsageError(f"%apolo pull: {exc}") from None
+    changed = f": {len(done.files)} file(s) changed" if done.files else ""
+    text = {
+        "up-to-date": f"Already up to date with {done.upstream}.",
+        "fast-forward": f"Fast-forwarded to {done.upstream} ({done.head[:7]}){changed}.",
+        "merged": f"Merged {done.upstream} ({done.head[:7]}){changed}. Share the merge with %apolo push.",
+    }.get(done.outcome, done.outcome)
+    return TextResult(text, done)

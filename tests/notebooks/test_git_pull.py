@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.error import UsageError
 
 from jupyter_apolo.notebooks.git import GitError, GitRepo
 from jupyter_apolo.notebooks.git_pull import FAST_FORWARD, MERGED, UP_TO_DATE
@@ -212,3 +213,21 @@ def test_the_users_own_attributes_still_apply_to_the_merge(clones, checkout, tmp
     with pytest.raises(GitError, match="notebooks/data.csv changed in the same place"):
         repo.pull()
     assert git(checkout, "rev-parse", "HEAD").strip() == alices
+
+
+def test_percent_apolo_pull_merges_then_says_up_to_date_and_names_conflicts(clones, checkout, shell, monkeypatch):
+    _, bob, _ = clones
+    monkeypatch.chdir(checkout / "notebooks")  # the kernel's working directory
+    edit(bob, 3, "# bob edits cell 4")
+    commit(bob, "Bob", push=True)
+    edit(checkout, 7, "# alice edits cell 8")
+    commit(checkout, "Alice")
+    merged = repr(shell("pull"))
+    assert merged.startswith("Merged origin/main") and "%apolo push" in merged
+    assert repr(shell("pull")) == "Already up to date with origin/main."
+    edit(bob, 3, "# bob again")
+    commit(bob, "Bob again", push=True)
+    edit(checkout, 3, "# alice too")
+    commit(checkout, "Alice too")
+    with pytest.raises(UsageError, match=r"%apolo pull: .*undone"):
+        shell("pull")
