@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -114,6 +115,7 @@ def main() -> None:
         print(f"ratio CLI / client list: {t_cli / t_list:6.2f}x")
     finally:
         lp.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -176,6 +177,7 @@ def main() -> None:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
         lp.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
