@@ -37,6 +37,26 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
+RUNNING_CODE = "notebooks/Running Code.ipynb"
+
+
+def shared_origin(checkout: Path, tmp_path: Path, shared_fixtures: Path) -> tuple[Path, Path]:
+    """Commit the fixture notebook as ``RUNNING_CODE`` in ``checkout``, push it to a new bare ``origin`` (``main``
+    tracking it) and clone that for bob (his git identity set). Returns ``(bob's clone, the bare origin)``."""
+    (checkout / RUNNING_CODE).write_bytes((shared_fixtures / "notebooks/jupyter-docs/Running Code.ipynb").read_bytes())
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-q", "-m", "Add Running Code")
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(checkout, "remote", "add", "origin", str(bare))
+    git(checkout, "push", "-q", "-u", "origin", "main")
+    bob = tmp_path / "bob"
+    git(tmp_path, "clone", "-q", str(bare), str(bob))
+    git(bob, "config", "user.name", "Bob Example")
+    git(bob, "config", "user.email", "bob@example.com")
+    return bob, bare
+
+
 def make_checkout(dest: Path, flow_project: Path) -> Path:
     """A git repository holding the fixture flow project, one initial commit, identity configured locally."""
     shutil.copytree(flow_project, dest)

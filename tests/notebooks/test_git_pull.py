@@ -12,25 +12,15 @@ from IPython.core.error import UsageError
 
 from jupyter_apolo.notebooks.git import GitError, GitRepo
 from jupyter_apolo.notebooks.git_pull import FAST_FORWARD, MERGED, UP_TO_DATE
-from tests.notebooks.conftest import git
+from tests.notebooks.conftest import RUNNING_CODE, git, shared_origin
 
-NB = "notebooks/Running Code.ipynb"
+NB = RUNNING_CODE
 
 
 @pytest.fixture
 def clones(checkout, tmp_path, shared_fixtures):
     """``(alice's GitRepo, bob's clone, bare origin)``: the notebook committed and pushed, main tracking origin."""
-    (checkout / NB).write_bytes((shared_fixtures / "notebooks/jupyter-docs/Running Code.ipynb").read_bytes())
-    git(checkout, "add", "-A")
-    git(checkout, "commit", "-q", "-m", "Add Running Code")
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(checkout, "remote", "add", "origin", str(bare))
-    git(checkout, "push", "-q", "-u", "origin", "main")
-    bob = tmp_path / "bob"
-    git(tmp_path, "clone", "-q", str(bare), str(bob))
-    git(bob, "config", "user.name", "Bob Example")
-    git(bob, "config", "user.email", "bob@example.com")
+    bob, bare = shared_origin(checkout, tmp_path, shared_fixtures)
     return GitRepo(checkout / "notebooks"), bob, bare
 
 

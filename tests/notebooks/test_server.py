@@ -10,7 +10,15 @@ import httpx
 import nbformat
 import pytest
 
-from tests.notebooks.conftest import NOTEBOOKS_URI, clear_notebooks, git, jupyter_server, make_checkout
+from tests.notebooks.conftest import (
+    NOTEBOOKS_URI,
+    RUNNING_CODE,
+    clear_notebooks,
+    git,
+    jupyter_server,
+    make_checkout,
+    shared_origin,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -116,16 +124,8 @@ def cookie_client(client: httpx.Client) -> tuple[httpx.Client, str]:
 def test_pull_after_a_rejected_push_merges_then_push_works(lab, project, tmp_path, shared_fixtures):
     client, root = lab
     checkout, name = project
-    nb = "notebooks/Running Code.ipynb"
-    (checkout / nb).write_bytes((shared_fixtures / "notebooks/jupyter-docs/Running Code.ipynb").read_bytes())
-    git(checkout, "add", "-A")
-    git(checkout, "commit", "-q", "-m", "Add Running Code")
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
-    git(checkout, "remote", "add", "origin", str(bare))
-    git(checkout, "push", "-q", "-u", "origin", "main")
-    bob = tmp_path / "bob"
-    git(tmp_path, "clone", "-q", str(bare), str(bob))
+    nb = RUNNING_CODE
+    bob, bare = shared_origin(checkout, tmp_path, shared_fixtures)
 
     def edit(repo, cell: int, text: str) -> None:  # type: ignore[no-untyped-def]
         book = nbformat.read(repo / nb, as_version=nbformat.NO_CONVERT)
@@ -133,7 +133,7 @@ def test_pull_after_a_rejected_push_merges_then_push_works(lab, project, tmp_pat
         nbformat.write(book, repo / nb, version=nbformat.NO_CONVERT)
 
     edit(bob, 3, "# bob")
-    git(bob, "-c", "user.name=Bob", "-c", "user.email=bob@example.com", "commit", "-q", "-am", "Bob's cell")
+    git(bob, "commit", "-q", "-am", "Bob's cell")
     git(bob, "push", "-q", "origin", "main")
     edit(checkout, 7, "# alice")
     git(checkout, "commit", "-q", "-am", "Alice's cell")

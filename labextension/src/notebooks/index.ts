@@ -42,6 +42,14 @@ import { INotebooksActions } from './view';
 
 const PLUGIN_ID = 'jupyter-apolo:notebooks';
 
+/** The schema of the commands taking an optional project folder (`{path?}`, relative to the root). */
+const PATH_ARGS = {
+  args: {
+    type: 'object' as const,
+    properties: { path: { type: 'string' as const } }
+  }
+};
+
 /** `{path?}` as a string, or undefined. */
 function pathArg(args: Record<string, unknown>): string | undefined {
   return typeof args.path === 'string' ? args.path : undefined;
@@ -276,9 +284,7 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
       caption: trans.__(
         'Download what changed on storage (deletions only when ticked in the panel)'
       ),
-      describedBy: {
-        args: { type: 'object', properties: { path: { type: 'string' } } }
-      },
+      describedBy: PATH_ARGS,
       execute: async args => {
         await withPath(args);
         await model.apply('pull');
@@ -290,9 +296,7 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
       caption: trans.__(
         'Upload what changed here (deletions only when ticked in the panel)'
       ),
-      describedBy: {
-        args: { type: 'object', properties: { path: { type: 'string' } } }
-      },
+      describedBy: PATH_ARGS,
       execute: async args => {
         await withPath(args);
         await model.apply('push');
@@ -324,9 +328,7 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
       caption: trans.__(
         'git pull from the upstream: fetch, then fast-forward or merge (notebooks cell by cell); never rebases or forces'
       ),
-      describedBy: {
-        args: { type: 'object', properties: { path: { type: 'string' } } }
-      },
+      describedBy: PATH_ARGS,
       execute: async args => {
         await withPath(args);
         const ok = await gitStep(

@@ -301,56 +301,29 @@ export class NotebooksModel {
       });
       return false;
     }
-    this._set({
-      running: { kind: 'commit', done: 0, total: 0, path: '', bytes: 0 },
-      opProblem: null,
-      outcome: null
-    });
-    let ok = false;
-    try {
-      const commit = await requestAPI<Notebooks.ICommitResult>(
+    return this._gitStep('commit', async () => ({
+      kind: 'commit',
+      commit: await requestAPI<Notebooks.ICommitResult>(
         'notebooks/commit',
         {
           method: 'POST',
           json: { message, paths, clear_outputs: this.clearOutputs }
         },
         this._settings
-      );
-      this._set({ outcome: { kind: 'commit', commit } });
-      ok = true;
-    } catch (reason) {
-      this._set({ opProblem: problemOf(reason) });
-    } finally {
-      this._set({ running: null });
-    }
-    await this.refresh();
-    return ok;
+      )
+    }));
   }
 
   /** `git push` (never forced). */
   async pushGit(): Promise<boolean> {
-    if (this._state.running) {
-      return false;
-    }
-    this._set({
-      running: { kind: 'git-push', done: 0, total: 0, path: '', bytes: 0 },
-      opProblem: null,
-      outcome: null
-    });
-    try {
-      const done = await requestAPI<Notebooks.IPushResult>(
+    return this._gitStep('git-push', async () => {
+      const pushed = await requestAPI<Notebooks.IPushResult>(
         'notebooks/push',
         { method: 'POST', json: { path: this._state.path || '.' } },
         this._settings
       );
-      this._set({ outcome: { kind: 'git-push', output: done.output } });
-      return true;
-    } catch (reason) {
-      this._set({ opProblem: problemOf(reason) });
-      return false;
-    } finally {
-      this._set({ running: null });
-    }
+      return { kind: 'git-push', output: pushed.output };
+    });
   }
 
   /**
@@ -358,29 +331,45 @@ export class NotebooksModel {
    * rebase or force), then re-plan and re-read git status: the pull changed the folder.
    */
   async pullGit(): Promise<boolean> {
+    return this._gitStep('git-pull', async () => ({
+      kind: 'git-pull',
+      pull: await requestAPI<Notebooks.IPullResult>(
+        'notebooks/pull',
+        { method: 'POST', json: { path: this._state.path || '.' } },
+        this._settings
+      )
+    }));
+  }
+
+  /**
+   * Run one git step unless something runs already: `running` while it does, then its outcome or
+   * its problem. Commit and pull change the folder, so they re-plan and re-read git status after.
+   * Resolves with whether the step succeeded (false when it did not run).
+   */
+  private async _gitStep(
+    kind: 'commit' | 'git-push' | 'git-pull',
+    step: () => Promise<Outcome>
+  ): Promise<boolean> {
     if (this._state.running) {
       return false;
     }
     this._set({
-      running: { kind: 'git-pull', done: 0, total: 0, path: '', bytes: 0 },
+      running: { kind, done: 0, total: 0, path: '', bytes: 0 },
       opProblem: null,
       outcome: null
     });
     let ok = false;
     try {
-      const pull = await requestAPI<Notebooks.IPullResult>(
-        'notebooks/pull',
-        { method: 'POST', json: { path: this._state.path || '.' } },
-        this._settings
-      );
-      this._set({ outcome: { kind: 'git-pull', pull } });
+      this._set({ outcome: await step() });
       ok = true;
     } catch (reason) {
       this._set({ opProblem: problemOf(reason) });
     } finally {
       this._set({ running: null });
     }
-    await this.refresh();
+    if (kind !== 'git-push') {
+      await this.refresh();
+    }
     return ok;
   }
 
