@@ -65,6 +65,8 @@ export interface IErrorBody {
   output?: string;
   /** HTTP status of a failed background task (transfers). */
   status?: number;
+  /** Where a chunked upload resumes (a 409 of `apolo/drive/uploads/<id>`), in bytes. */
+  offset?: number;
 }
 
 /** `GET apolo/version`. */

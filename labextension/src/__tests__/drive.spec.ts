@@ -193,7 +193,9 @@ describe('DriveAPI.sendFile', () => {
       const status = fail(offset, attempt);
       res.writeHead(status, { 'Content-Type': 'application/json' });
       if (status !== 200) {
-        res.end(JSON.stringify({ error: `refused at ${offset}` }));
+        // A 409 about bytes still being written says where to resume; other refusals do not.
+        const resume = status === 409 && offset === 3 ? { offset: 0 } : {};
+        res.end(JSON.stringify({ error: `refused at ${offset}`, ...resume }));
         return;
       }
       got.set(offset, seen.body);
@@ -207,7 +209,11 @@ describe('DriveAPI.sendFile', () => {
 
   it('sends chunks in parallel, retries a failed one and reports progress', async () => {
     const seen = chunks((offset, attempt) =>
-      offset === 3 && attempt === 1 ? 502 : 200
+      (offset === 3 || offset === 6) && attempt === 1
+        ? offset === 3
+          ? 409
+          : 502
+        : 200
     );
     const progress: number[] = [];
     const api = new DriveAPI(server.settings());
@@ -227,6 +233,7 @@ describe('DriveAPI.sendFile', () => {
       [9, '9']
     ]);
     expect(seen.attempts.get(3)).toBe(2);
+    expect(seen.attempts.get(6)).toBe(2);
     expect(seen.maxInFlight()).toBeGreaterThan(1);
     expect(progress[progress.length - 1]).toBe(10);
   });
@@ -243,5 +250,16 @@ describe('DriveAPI.sendFile', () => {
     // The refusal stopped the workers: the 10 one-byte chunks were not all sent.
     await new Promise(resolve => setTimeout(resolve, 200));
     expect(seen.attempts.size).toBeLessThan(10);
+  });
+
+  it('gives up on a 409 that says nothing about resuming (the target appeared meanwhile)', async () => {
+    const seen = chunks(offset => (offset === 0 ? 409 : 200));
+    const api = new DriveAPI(server.settings());
+    await expect(
+      api.sendFile(session, new TextEncoder().encode('0123456789'), {
+        chunkBytes: 5
+      })
+    ).rejects.toThrow('refused at 0');
+    expect(seen.attempts.get(0)).toBe(1);
   });
 });

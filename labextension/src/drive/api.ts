@@ -309,12 +309,15 @@ export class DriveAPI {
   }
 }
 
-/** The server or platform refused the request: sending it again cannot help. */
+/**
+ * The server or platform refused the request: sending it again cannot help. The one 4xx worth
+ * another try is a 409 carrying `offset` (the same bytes were still being written).
+ */
 function isRefusal(reason: unknown): boolean {
   return (
     reason instanceof ApoloResponseError &&
     reason.status >= 400 &&
     reason.status < 500 &&
-    reason.status !== 409
+    !(reason.status === 409 && reason.body?.offset !== undefined)
   );
 }
