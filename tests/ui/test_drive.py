@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -108,11 +109,18 @@ def test_upload_50_mb_with_progress_byte_identical(page, seeded, screenshots, tm
     expect(item(panel, "notebooks")).to_be_visible()
     with page.expect_file_chooser() as chooser:
         panel.locator('.jp-ToolbarButtonComponent[title="Upload Files to Storage"]').click()
+    # Slow the browser's uploads (DevTools throttling) so the progress between chunks is seen and pictured.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                   "uploadThroughput": 10 * 1024 * 1024})
     chooser.value.set_files(str(big))
-    progress = page.locator(".jp-Notification-Toast-in-progress, .Toastify__toast", has_text="measurements.bin")
-    expect(progress.first).to_be_visible()
-    page.wait_for_timeout(800)
+    between_chunks = re.compile(r"Uploading measurements\.bin to storage: .* of 52\.4 MB")
+    progress = page.locator(".Toastify__toast", has_text=between_chunks)
+    expect(progress).to_be_visible(timeout=60_000)
     page.screenshot(path=screenshots / "drive-upload-progress.png")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                   "uploadThroughput": -1})
     expect(page.locator(".Toastify__toast", has_text="Uploaded measurements.bin")).to_be_visible(timeout=180_000)
     expect(item(panel, "measurements.bin")).to_be_visible()
 
