@@ -28,8 +28,8 @@ import {
 import { Widget } from '@lumino/widgets';
 
 import { CommandIDs, IApoloConnection, TRANSLATION_DOMAIN } from '../tokens';
-// The drive is registered and the panel shown at activation: both are needed at once.
 import { connectCrossDrop } from './crossdrop';
+// The drive is registered and the panel shown at activation: both are needed at once.
 // eslint-disable-next-line jupyter/prefer-lazy-imports
 import { ApoloDrive, DRIVE_NAME } from './drive';
 // eslint-disable-next-line jupyter/prefer-lazy-imports
