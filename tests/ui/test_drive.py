@@ -82,6 +82,8 @@ def test_browse_open_edit_save_notebook_read_back_by_cli(page, seeded, screensho
     item(panel, "01-explore-data.ipynb").dblclick()
     notebook = page.locator(".jp-NotebookPanel:visible")
     expect(notebook.locator(".jp-Cell").first).to_be_visible()
+    # Once the kernel is up, Lab writes its language_info into the notebook (dirty again): edit after that.
+    expect(page.locator(".jp-StatusBar-TextItem", has_text="| Idle")).to_be_visible(timeout=60_000)
     cell = notebook.locator(".jp-CodeCell").first
     cell.locator(".cm-content").click()
     page.keyboard.press("End")
