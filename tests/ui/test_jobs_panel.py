@@ -328,3 +328,32 @@ def test_empty_and_error_states(page, start_lab, ui_platform, screenshots):
     expect(error).to_contain_text("Check that the Apolo platform is up")
     expect(panel.locator(".jp-Apolo-count")).to_have_count(0)  # no "0 jobs" under the error
     shoot_both(page, screenshots, "jobs-error", shoot_panel)
+
+
+def test_jobs_of_a_flow_project_are_grouped_with_their_live_job_names(page, alice_lab, clis, screenshots):
+    alice = clis["alice"]
+    flow = ["--tag", "project:demo-project", "--tag", "flow:live"]  # the tags apolo-flow puts on live jobs
+    ids = {
+        "jupyter": run_job(alice, "--name", "demo-project-jupyter", *flow, "--tag", "job:jupyter",
+                           "ubuntu", "--", "sleep", "600"),
+        "train": run_job(alice, *flow, "--tag", "job:train", "--tag", "multi:run-1", "ubuntu", "--", "sleep", "600"),
+        "plain": run_job(alice, "--name", "alice-scratch", "ubuntu", "--", "sleep", "600"),
+    }
+    try:
+        panel = open_jobs(page, alice_lab)
+        header = panel.locator('.jp-Apolo-flowHeader[data-flow-project="demo-project"]')
+        expect(header).to_contain_text("demo-project")
+        expect(header.locator(".jp-Apolo-jobAge")).to_have_text("2")
+        expect(row(panel, ids["jupyter"]).locator(".jp-Apolo-flowJob")).to_have_text("jupyter")
+        expect(row(panel, ids["train"]).locator(".jp-Apolo-flowJob")).to_have_text("train run-1")
+        expect(row(panel, ids["plain"]).locator(".jp-Apolo-flowJob")).to_have_count(0)
+        expect(panel.locator('.jp-Apolo-flowHeader[data-flow-project=""]')).to_contain_text("Not run by a flow")
+        # Each group's jobs follow its header.
+        order = panel.locator(".jp-Apolo-flowHeader, .jp-Apolo-jobRow").evaluate_all(
+            "rows => rows.map(r => r.dataset.flowProject ?? r.dataset.jobId)")
+        flow_at = order.index("demo-project")
+        assert set(order[flow_at + 1:flow_at + 3]) == {ids["jupyter"], ids["train"]}, order
+        shoot_both(page, screenshots, "jobs-flow-groups", shoot_panel)
+    finally:
+        for job in ids.values():
+            alice("kill", job, check=False)

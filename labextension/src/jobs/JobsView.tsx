@@ -1,5 +1,6 @@
 /**
- * The Jobs panel's React view: the job list (virtualised, running first) with its filters, and
+ * The Jobs panel's React view: the job list (virtualised, running first, grouped by apolo-flow
+ * project when flows run some of the jobs) with its filters, and
  * the switch to the job details (JobDetails.tsx) and the "Shared with me" / "Shared by me" views
  * (SharedList.tsx). Everything it does goes through
  * `IJobsActions` so the plugin's commands and this view share one implementation.
@@ -14,6 +15,7 @@ import {
 import * as React from 'react';
 
 import { IApoloContext } from '../tokens';
+import { IFlowJob, groupByFlow } from './flow';
 import { JobDetails } from './JobDetails';
 import { formatAge, JobsModel } from './model';
 import { ErrorBanner, IJobsActions, StatusBadge } from './parts';
@@ -59,6 +61,8 @@ function useModel(model: JobsModel): number {
 /** One row of the list: name (or id), then status, reason, owner, preset, age. */
 export function JobRow(props: {
   job: IJobSummary;
+  /** The apolo-flow live job it runs, shown before its name. */
+  flow?: IFlowJob | null;
   trans: TranslationBundle;
   now: number;
   style?: React.CSSProperties;
@@ -84,6 +88,16 @@ export function JobRow(props: {
       }}
     >
       <div className="jp-Apolo-jobLine">
+        {props.flow && (
+          <span
+            className="jp-Apolo-flowJob"
+            title={trans.__('apolo-flow live job (.neuro/live.yml)')}
+          >
+            {props.flow.suffix
+              ? `${props.flow.job} ${props.flow.suffix}`
+              : props.flow.job}
+          </span>
+        )}
         <span className="jp-Apolo-jobName">{title}</span>
         <span className="jp-Apolo-jobAge" title={job.created_at ?? ''}>
           {formatAge(job.created_at, props.now)}
@@ -99,6 +113,31 @@ export function JobRow(props: {
   );
 }
 
+/** The header of a flow project's jobs in the list ('' = the jobs no flow runs). */
+function FlowHeader(props: {
+  project: string;
+  count: number;
+  trans: TranslationBundle;
+  style: React.CSSProperties;
+}): JSX.Element {
+  const { trans } = props;
+  return (
+    <div
+      className="jp-Apolo-flowHeader"
+      role="presentation"
+      style={props.style}
+      data-flow-project={props.project}
+    >
+      <span className="jp-Apolo-flowProject">
+        {props.project
+          ? trans.__('Flow project %1', props.project)
+          : trans.__('Not run by a flow')}
+      </span>
+      <span className="jp-Apolo-jobAge">{props.count}</span>
+    </div>
+  );
+}
+
 /** The Jobs panel content. */
 export function JobsView(props: IJobsViewProps): JSX.Element {
   const { model, trans, actions } = props;
@@ -107,6 +146,7 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
   const [selected, setSelected] = React.useState<IJobSummary | null>(null);
   const filter = model.filter;
   const jobs = model.jobs;
+  const items = groupByFlow(jobs);
   const now = Date.now();
   const pinned = props.context?.job ?? null;
 
@@ -274,18 +314,30 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
             <VirtualList
               className="jp-Apolo-jobList"
               label={trans.__('Jobs')}
-              count={jobs.length}
+              count={items.length}
               rowHeight={ROW_HEIGHT}
-              renderRow={(index, style) => (
-                <JobRow
-                  key={jobs[index].id}
-                  job={jobs[index]}
-                  trans={trans}
-                  now={now}
-                  style={style}
-                  onOpen={job => setSelected(job)}
-                />
-              )}
+              renderRow={(index, style) => {
+                const item = items[index];
+                return item.kind === 'flow' ? (
+                  <FlowHeader
+                    key={`flow:${item.project}`}
+                    project={item.project}
+                    count={item.count}
+                    trans={trans}
+                    style={style}
+                  />
+                ) : (
+                  <JobRow
+                    key={item.job.id}
+                    job={item.job}
+                    flow={item.flow}
+                    trans={trans}
+                    now={now}
+                    style={style}
+                    onOpen={job => setSelected(job)}
+                  />
+                );
+              }}
             />
           )}
         </>
