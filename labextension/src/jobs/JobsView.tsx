@@ -113,6 +113,34 @@ export function JobRow(props: {
   );
 }
 
+/** A search box of the job filters: applies on Enter, or on leaving it changed. */
+function FilterInput(props: {
+  className: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+}): JSX.Element {
+  return (
+    <input
+      type="search"
+      className={`jp-mod-styled ${props.className}`}
+      aria-label={props.label}
+      placeholder={props.label}
+      defaultValue={props.value}
+      onKeyDown={event => {
+        if (event.key === 'Enter') {
+          props.onChange(event.currentTarget.value);
+        }
+      }}
+      onBlur={event => {
+        if (event.currentTarget.value !== props.value) {
+          props.onChange(event.currentTarget.value);
+        }
+      }}
+    />
+  );
+}
+
 /** The header of a flow project's jobs in the list ('' = the jobs no flow runs). */
 function FlowHeader(props: {
   project: string;
@@ -204,7 +232,7 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
               value={filter.status}
               onChange={event =>
                 (model.filter = {
-                  ...filter,
+                  ...model.filter,
                   status: event.currentTarget.value as StatusFilter
                 })
               }
@@ -216,45 +244,17 @@ export function JobsView(props: IJobsViewProps): JSX.Element {
               tooltip={trans.__('Refresh the job list')}
               onClick={props.onRefresh}
             />
-            <input
-              type="search"
-              className="jp-mod-styled jp-Apolo-ownerFilter"
-              aria-label={trans.__('Owner')}
-              placeholder={trans.__('Owner')}
-              defaultValue={filter.owner}
-              onKeyDown={event => {
-                if (event.key === 'Enter') {
-                  model.filter = {
-                    ...filter,
-                    owner: event.currentTarget.value
-                  };
-                }
-              }}
-              onBlur={event => {
-                if (event.currentTarget.value !== filter.owner) {
-                  model.filter = {
-                    ...filter,
-                    owner: event.currentTarget.value
-                  };
-                }
-              }}
+            <FilterInput
+              className="jp-Apolo-ownerFilter"
+              label={trans.__('Owner')}
+              value={filter.owner}
+              onChange={owner => (model.filter = { ...model.filter, owner })}
             />
-            <input
-              type="search"
-              className="jp-mod-styled jp-Apolo-textFilter"
-              aria-label={trans.__('Name or tag')}
-              placeholder={trans.__('Name or tag')}
-              defaultValue={filter.text}
-              onKeyDown={event => {
-                if (event.key === 'Enter') {
-                  model.filter = { ...filter, text: event.currentTarget.value };
-                }
-              }}
-              onBlur={event => {
-                if (event.currentTarget.value !== filter.text) {
-                  model.filter = { ...filter, text: event.currentTarget.value };
-                }
-              }}
+            <FilterInput
+              className="jp-Apolo-textFilter"
+              label={trans.__('Name or tag')}
+              value={filter.text}
+              onChange={text => (model.filter = { ...model.filter, text })}
             />
           </div>
           {pinned && (

@@ -279,30 +279,35 @@ export const notebooksPlugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(panel.id);
       }
     });
-    app.commands.addCommand(CommandIDs.notebooksPull, {
-      label: trans.__('Pull Notebooks from Storage'),
-      caption: trans.__(
-        'Download what changed on storage (deletions only when ticked in the panel)'
-      ),
-      describedBy: PATH_ARGS,
-      execute: async args => {
-        await withPath(args);
-        await model.apply('pull');
-        return model.state.outcome;
-      }
-    });
-    app.commands.addCommand(CommandIDs.notebooksPush, {
-      label: trans.__('Push Notebooks to Storage'),
-      caption: trans.__(
-        'Upload what changed here (deletions only when ticked in the panel)'
-      ),
-      describedBy: PATH_ARGS,
-      execute: async args => {
-        await withPath(args);
-        await model.apply('push');
-        return model.state.outcome;
-      }
-    });
+    for (const [id, direction, label, caption] of [
+      [
+        CommandIDs.notebooksPull,
+        'pull',
+        trans.__('Pull Notebooks from Storage'),
+        trans.__(
+          'Download what changed on storage (deletions only when ticked in the panel)'
+        )
+      ],
+      [
+        CommandIDs.notebooksPush,
+        'push',
+        trans.__('Push Notebooks to Storage'),
+        trans.__(
+          'Upload what changed here (deletions only when ticked in the panel)'
+        )
+      ]
+    ] as const) {
+      app.commands.addCommand(id, {
+        label,
+        caption,
+        describedBy: PATH_ARGS,
+        execute: async args => {
+          await withPath(args);
+          await model.apply(direction);
+          return model.state.outcome;
+        }
+      });
+    }
     app.commands.addCommand(CommandIDs.notebooksCommit, {
       label: trans.__('Commit Notebooks'),
       caption: trans.__('git commit the changes in the notebooks folder'),

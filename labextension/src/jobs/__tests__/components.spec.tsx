@@ -159,6 +159,40 @@ describe('JobsView', () => {
     expect(calls).toEqual(['share job://default/local/alice/job-r']);
     model.dispose();
   });
+
+  it('applies the owner and text filters on Enter, or on leaving a changed box', async () => {
+    const model = new JobsModel({
+      serverSettings: server.settings(),
+      filter: { status: 'active', owner: '', text: '' }
+    });
+    const { actions } = recorder();
+    const node = mount(
+      <JobsView
+        model={model}
+        actions={actions}
+        trans={trans}
+        context={null}
+        showFinished={false}
+        onRefresh={() => undefined}
+      />
+    );
+    await waitFor(() =>
+      expect(node.querySelector('.jp-Apolo-ownerFilter')).not.toBeNull()
+    );
+    const owner = node.querySelector<HTMLInputElement>(
+      '.jp-Apolo-ownerFilter'
+    )!;
+    const text = node.querySelector<HTMLInputElement>('.jp-Apolo-textFilter')!;
+    owner.value = 'bob';
+    owner.dispatchEvent(
+      new KeyboardEvent('keydown', { key: 'Enter', bubbles: true })
+    );
+    expect(model.filter.owner).toBe('bob');
+    text.value = 'exp';
+    text.dispatchEvent(new FocusEvent('focusout', { bubbles: true }));
+    expect(model.filter).toMatchObject({ owner: 'bob', text: 'exp' });
+    model.dispose();
+  });
 });
 
 describe('JobDetails', () => {
